@@ -1,0 +1,99 @@
+import { GetItemCommand, QueryCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { TrustStore, type CaProfile } from '../pki/trust-store.js';
+import { log } from '../lib/log.js';
+import { dynamo, tableName } from './client.js';
+
+export const caProfileKey = (id: string) => ({ pk: `CA#${id}`, sk: 'CA' });
+const TRUST_VERSION_KEY = { pk: 'TRUST', sk: 'VERSION' };
+
+/**
+ * How long an instance may use its cached trust store before checking the
+ * stored trust version again. A CA profile change therefore takes effect on
+ * every running instance within this many seconds, without a restart.
+ */
+export const TRUST_REFRESH_SECONDS = Number(process.env.TRUST_REFRESH_SECONDS ?? 5);
+
+let cached: { store: TrustStore; checkedAt: number } | undefined;
+
+/** Return the current trust store, reloading it when the stored version changed. */
+export async function currentTrustStore(): Promise<TrustStore> {
+  const now = Date.now();
+  if (cached && now - cached.checkedAt < TRUST_REFRESH_SECONDS * 1000) return cached.store;
+  const version = await readTrustVersion();
+  if (cached && cached.store.version === version) {
+    cached.checkedAt = now;
+    return cached.store;
+  }
+  const profiles = await listCaProfiles();
+  const store = new TrustStore(profiles, version);
+  log.info('trust store loaded', { version, profiles: profiles.length, anchors: store.anchorsBySpki.size });
+  cached = { store, checkedAt: now };
+  return store;
+}
+
+/** Drop the cached trust store, so the next request reloads it (used after local changes). */
+export function invalidateTrustStore(): void {
+  cached = undefined;
+}
+
+async function readTrustVersion(): Promise<number> {
+  const result = await dynamo().send(new GetItemCommand({ TableName: tableName(), Key: marshall(TRUST_VERSION_KEY), ConsistentRead: true }));
+  return result.Item ? Number(result.Item.version.N) : 0;
+}
+
+export async function listCaProfiles(): Promise<CaProfile[]> {
+  const profiles: CaProfile[] = [];
+  let startKey: Record<string, any> | undefined;
+  do {
+    const page = await dynamo().send(
+      new QueryCommand({
+        TableName: tableName(),
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: marshall({ ':pk': 'CAPROFILES' }),
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) profiles.push(fromItem(item));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return profiles;
+}
+
+export async function getCaProfile(id: string): Promise<CaProfile | undefined> {
+  const result = await dynamo().send(new GetItemCommand({ TableName: tableName(), Key: marshall(caProfileKey(id)), ConsistentRead: true }));
+  return result.Item ? fromItem(result.Item) : undefined;
+}
+
+function fromItem(item: Record<string, any>): CaProfile {
+  const { pk, sk, kind, gsi1pk, gsi1sk, ...profile } = unmarshall(item);
+  return profile as CaProfile;
+}
+
+/**
+ * Transaction items that store a CA profile (guarded by its previous version,
+ * or by absence when new) and bump the trust version so every instance reloads.
+ */
+export function putCaProfile(profile: CaProfile, previousVersion: number | undefined): TransactWriteItem[] {
+  return [
+    {
+      Put: {
+        TableName: tableName(),
+        Item: marshall({ ...caProfileKey(profile.id), kind: 'ca-profile', gsi1pk: 'CAPROFILES', gsi1sk: profile.id, ...profile }, { removeUndefinedValues: true }),
+        ConditionExpression: previousVersion === undefined ? 'attribute_not_exists(pk)' : '#version = :previous',
+        ExpressionAttributeNames: previousVersion === undefined ? undefined : { '#version': 'version' },
+        ExpressionAttributeValues: previousVersion === undefined ? undefined : marshall({ ':previous': previousVersion }),
+      },
+    },
+    {
+      Update: {
+        TableName: tableName(),
+        Key: marshall(TRUST_VERSION_KEY),
+        UpdateExpression: 'ADD #version :one',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: marshall({ ':one': 1 }),
+      },
+    },
+  ];
+}

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { GetItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { dynamo, tableName } from './client.js';
+
+export interface EnterpriseDetails {
+  name: string;
+  legalRepresentative: string;
+  contact: { name: string; phone: string; email?: string };
+}
+
+export interface Enterprise {
+  creditCode: string;
+  sub: string;
+  /** Details as declared by whoever registered; trusted only once `detailsConfirmed`. */
+  details?: EnterpriseDetails;
+  /** True once a certificate holder confirmed or replaced the declared details. */
+  detailsConfirmed: boolean;
+  /** Organisation name from the first bound certificate, vouched for by its CA. */
+  certifiedName?: string;
+  status: 'unverified' | 'verified';
+  /** self: registered online; ca: created from a CA firm's certificate data. */
+  source: 'self' | 'ca';
+  registeredAt: string;
+  verifiedAt?: string;
+  updatedAt: string;
+  /** Incremented on every change; equals the enterprise's last event sequence number. */
+  version: number;
+}
+
+export const enterpriseKey = (creditCode: string) => ({ pk: `ENT#${creditCode}`, sk: 'ENT' });
+export const subjectKey = (sub: string) => ({ pk: `SUB#${sub}`, sk: 'SUB' });
+
+/** Generate an opaque, stable OIDC subject for a new enterprise. */
+export function newSubject(): string {
+  return `ent_${randomBytes(15).toString('base64url')}`;
+}
+
+export async function getEnterprise(creditCode: string): Promise<Enterprise | undefined> {
+  const result = await dynamo().send(
+    new GetItemCommand({ TableName: tableName(), Key: marshall(enterpriseKey(creditCode)), ConsistentRead: true }),
+  );
+  if (!result.Item) return undefined;
+  const { pk, sk, kind, ...rest } = unmarshall(result.Item);
+  return rest as Enterprise;
+}
+
+export async function getCreditCodeBySubject(sub: string): Promise<string | undefined> {
+  const result = await dynamo().send(
+    new GetItemCommand({ TableName: tableName(), Key: marshall(subjectKey(sub)), ConsistentRead: true }),
+  );
+  return result.Item ? (unmarshall(result.Item).creditCode as string) : undefined;
+}
+
+/** Transaction items that create a new enterprise and its subject mapping, failing if either exists. */
+export function putNewEnterprise(enterprise: Enterprise): TransactWriteItem[] {
+  return [
+    {
+      Put: {
+        TableName: tableName(),
+        Item: marshall({ ...enterpriseKey(enterprise.creditCode), kind: 'enterprise', ...enterprise }, { removeUndefinedValues: true }),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    },
+    {
+      Put: {
+        TableName: tableName(),
+        Item: marshall({ ...subjectKey(enterprise.sub), kind: 'subject', creditCode: enterprise.creditCode }),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    },
+  ];
+}
+
+/**
+ * Transaction item that replaces an enterprise record, guarded by its version so
+ * that two concurrent changes cannot both win.
+ */
+export function replaceEnterprise(next: Enterprise, expectedVersion: number): TransactWriteItem {
+  return {
+    Put: {
+      TableName: tableName(),
+      Item: marshall({ ...enterpriseKey(next.creditCode), kind: 'enterprise', ...next }, { removeUndefinedValues: true }),
+      ConditionExpression: '#version = :expected',
+      ExpressionAttributeNames: { '#version': 'version' },
+      ExpressionAttributeValues: marshall({ ':expected': expectedVersion }),
+    },
+  };
+}
+
+/** The enterprise name that platforms may rely on: confirmed details first, else the certificate's. */
+export function trustedName(enterprise: Enterprise): string | undefined {
+  if (enterprise.detailsConfirmed && enterprise.details?.name) return enterprise.details.name;
+  return enterprise.certifiedName;
+}

@@ -1,0 +1,26 @@
+/**
+ * The single-table layout shared by the local host (which creates the table in
+ * DynamoDB Local) and the CDK stack (which creates it in AWS).
+ *
+ * Item kinds, by partition key prefix:
+ *   ENT#<creditCode> / ENT         enterprise record (version = per-enterprise event order)
+ *   SUB#<sub> / SUB                maps the OIDC subject to the credit code
+ *   CERT#<sha256> / CERT           certificate binding (gsi1: ENTCERT#<code>, gsi2: SERIAL#<issuerNameHash>#<serial>)
+ *   CHAL#<nonce> / CHAL            single-use challenge (ttl)
+ *   CA#<id> / CA                   CA profile (gsi1: CAPROFILES)
+ *   TRUST / VERSION                trust store version, bumped on every CA profile change
+ *   FEED / HEAD                    feed-wide event sequence counter
+ *   FEED#<bucket> / <seq>          event (gsi1: EVT#ENT#<code>, gsi2: EVT#CA#<caId>)
+ *   OIDC#<model>#<id> / OIDC       oidc-provider storage (gsi1: OIDCUID#, OIDCUSER#; gsi2: OIDCGRANT#)
+ */
+export const TABLE_KEYS = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'ttl',
+  indexes: [
+    { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+    { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+  ],
+} as const;
+
+export const DEFAULT_TABLE_NAME = 'trading-identity';

@@ -1,0 +1,97 @@
+import { createChallenge } from '../db/challenges.js';
+import { getEnterprise, trustedName, type Enterprise } from '../db/enterprises.js';
+import { listBindings, type CertificateBinding } from '../db/certificates.js';
+import { config } from '../lib/config.js';
+import { badRequest, notFound } from '../lib/errors.js';
+import { json, jsonBody, router, type Route } from '../lib/http.js';
+import { CertificateRejected } from '../pki/reasons.js';
+import { bindCertificate } from '../services/binding.js';
+import { rejectionError } from '../services/certificate-proof.js';
+import { registerEnterprise, requireCreditCode } from '../services/registration.js';
+
+/** The public view of an enterprise: no contact details, which only its owner sees. */
+export function publicEnterprise(enterprise: Enterprise) {
+  return {
+    creditCode: enterprise.creditCode,
+    name: trustedName(enterprise) ?? enterprise.details?.name,
+    nameVerified: Boolean(trustedName(enterprise)),
+    status: enterprise.status,
+    source: enterprise.source,
+    detailsConfirmed: enterprise.detailsConfirmed,
+    registeredAt: enterprise.registeredAt,
+    verifiedAt: enterprise.verifiedAt,
+  };
+}
+
+export function publicBinding(binding: CertificateBinding) {
+  const { pem, issuerNameHash, anchorSpkiHash, ...rest } = binding;
+  return rest;
+}
+
+const withCertificateErrors = async <T>(work: () => Promise<T>): Promise<T> => {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof CertificateRejected) throw rejectionError(error);
+    throw error;
+  }
+};
+
+const routes: Route[] = [
+  {
+    method: 'POST',
+    path: '/api/enterprises',
+    handler: async ({ event }) => {
+      const enterprise = await registerEnterprise(jsonBody(event));
+      return json(201, publicEnterprise(enterprise), { location: `/api/enterprises/${enterprise.creditCode}` });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/enterprises/{creditCode}',
+    handler: async ({ params }) => {
+      const code = requireCreditCode(params.creditCode);
+      const enterprise = await getEnterprise(code);
+      if (!enterprise) throw notFound('NOT_REGISTERED', `no enterprise with credit code ${code} is registered`);
+      return json(200, publicEnterprise(enterprise));
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/enterprises/{creditCode}/certificates',
+    handler: async ({ params }) => {
+      const code = requireCreditCode(params.creditCode);
+      const bindings = await listBindings(code);
+      return json(200, { creditCode: code, certificates: bindings.map(publicBinding) });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/enterprises/{creditCode}/certificates',
+    handler: async ({ event, params }) =>
+      withCertificateErrors(async () => {
+        const result = await bindCertificate(params.creditCode, jsonBody(event));
+        return json(result.created ? 201 : 200, {
+          enterprise: publicEnterprise(result.enterprise),
+          certificate: publicBinding(result.binding),
+          created: result.created,
+        });
+      }),
+  },
+  {
+    method: 'POST',
+    path: '/api/challenges',
+    handler: async ({ event }) => {
+      const body = jsonBody(event);
+      if (body.purpose !== 'bind') {
+        throw badRequest('FIELD_INVALID', `purpose ${JSON.stringify(body.purpose)} is not available here; use "bind" (login challenges come from the login page)`, { field: 'purpose' });
+      }
+      const creditCode = requireCreditCode(body.creditCode);
+      const challenge = await createChallenge('bind', config().origin, config().challengeTtlSeconds, creditCode);
+      return json(201, { challenge: challenge.text, expiresAt: new Date(challenge.expiresAt * 1000).toISOString() });
+    },
+  },
+];
+
+/** Lambda entry point for the enterprise registration and binding API. */
+export const handler = router(routes);

@@ -1,0 +1,43 @@
+import type { HttpEvent } from './http.js';
+import { ApiError } from './errors.js';
+import { DynamoDbAdapter } from '../../oidc/adapter.js';
+
+/** Who called an API: a platform, CA firm or operator client (client credentials) or an enterprise user. */
+export interface Caller {
+  kind: 'client' | 'enterprise';
+  clientId: string;
+  /** OIDC subject of the enterprise, for user tokens. */
+  accountId?: string;
+  scopes: Set<string>;
+}
+
+/**
+ * Authenticate a bearer access token issued by this service's own provider.
+ * Tokens are opaque, so they are looked up in the provider's storage: a revoked
+ * or expired token is refused at once. `scope` must be granted to the token.
+ */
+export async function authenticate(event: HttpEvent, requiredScope: string): Promise<Caller> {
+  const header = event.headers?.authorization ?? event.headers?.Authorization;
+  const match = header ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header) : null;
+  if (!match) {
+    throw new ApiError(401, 'UNAUTHENTICATED', `send an access token with the "${requiredScope}" scope as "Authorization: Bearer <token>"`, {
+      wwwAuthenticate: `Bearer scope="${requiredScope}"`,
+    });
+  }
+  const token = match[1];
+  const payload =
+    (await new DynamoDbAdapter('ClientCredentials').find(token)) ?? (await new DynamoDbAdapter('AccessToken').find(token));
+  if (!payload || typeof payload.exp !== 'number' || payload.exp <= Math.floor(Date.now() / 1000)) {
+    throw new ApiError(401, 'INVALID_TOKEN', 'the access token is unknown, expired or revoked; obtain a new one from the token endpoint');
+  }
+  const scopes = new Set(String(payload.scope ?? '').split(' ').filter(Boolean));
+  if (!scopes.has(requiredScope)) {
+    throw new ApiError(403, 'INSUFFICIENT_SCOPE', `this endpoint needs the "${requiredScope}" scope; the token has ${scopes.size ? [...scopes].join(' ') : 'no scope'}`);
+  }
+  return {
+    kind: payload.kind === 'ClientCredentials' ? 'client' : 'enterprise',
+    clientId: String(payload.clientId),
+    accountId: payload.accountId as string | undefined,
+    scopes,
+  };
+}

@@ -1,0 +1,20 @@
+/**
+ * Event type URIs carried in the feed. CAEP and RISC types are used where one
+ * fits; the rest are this service's own, under a stable URN namespace.
+ */
+const OWN = 'urn:trading-identity:event:';
+
+export const EVENT_TYPES = {
+  enterpriseRegistered: `${OWN}enterprise-registered`,
+  enterpriseVerified: `${OWN}enterprise-verified`,
+  enterpriseUpdated: `${OWN}enterprise-updated`,
+  certificateBound: `${OWN}certificate-bound`,
+  certificateRevoked: `${OWN}certificate-revoked`,
+  certificateExpired: `${OWN}certificate-expired`,
+  /** OpenID CAEP credential change: used for WebAuthn credentials added, renamed or revoked. */
+  credentialChange: 'https://schemas.openid.net/secevent/caep/event-type/credential-change',
+  /** OpenID CAEP session revoked. */
+  sessionRevoked: 'https://schemas.openid.net/secevent/caep/event-type/session-revoked',
+  caStatusChanged: `${OWN}ca-status-changed`,
+  login: `${OWN}login`,
+} as const;

@@ -1,0 +1,104 @@
+import * as asn1js from 'asn1js';
+import type * as pkijs from 'pkijs';
+import { CREDIT_CODE_ALPHABET, checkCreditCode } from '../lib/credit-code.js';
+import { extension, nameAttributes, nameToString, serialHex } from './certificate.js';
+import { CertificateRejected } from './reasons.js';
+import type { CaProfile } from './trust-store.js';
+
+const SUBJECT = { serialNumber: '2.5.4.5', organizationIdentifier: '2.5.4.97', ou: '2.5.4.11', cn: '2.5.4.3' };
+const CODE_IN_TEXT = new RegExp(`(?<![${CREDIT_CODE_ALPHABET}])[${CREDIT_CODE_ALPHABET}]{18}(?![${CREDIT_CODE_ALPHABET}])`);
+
+export interface LocatedCreditCode {
+  code: string;
+  /** False when the code fails its check character and the profile allows it anyway. */
+  checkValid: boolean;
+  /** Where it was found, for messages: e.g. "subject serialNumber". */
+  where: string;
+}
+
+/**
+ * Find the Unified Social Credit Code in a certificate, where the CA profile
+ * says it is. Text around the code (a prefix such as "CN-", the company name in
+ * a CN) is skipped by searching for an 18-character run of the code alphabet.
+ */
+export function locateCreditCode(cert: pkijs.Certificate, profile: Pick<CaProfile, 'creditCodeLocation' | 'creditCodePattern' | 'allowInvalidCheckCharacter' | 'id'>): LocatedCreditCode {
+  const candidates = candidateValues(cert, profile);
+  for (const { where, value } of candidates) {
+    const code = extract(value.toUpperCase(), profile.creditCodePattern);
+    if (!code) continue;
+    const check = checkCreditCode(code);
+    if (check.valid) return { code, checkValid: true, where };
+    if (check.reason === 'check') {
+      if (profile.allowInvalidCheckCharacter) return { code, checkValid: false, where };
+      throw new CertificateRejected(
+        'CREDIT_CODE_INVALID',
+        `certificate "${nameToString(cert.subject)}" (serial ${serialHex(cert)}): ${check.message}`,
+        { subject: nameToString(cert.subject), serial: serialHex(cert) },
+      );
+    }
+  }
+  throw new CertificateRejected(
+    'CREDIT_CODE_MISSING',
+    `certificate "${nameToString(cert.subject)}" (serial ${serialHex(cert)}): no 18-character credit code found in ${describeLocation(profile)}`,
+    { subject: nameToString(cert.subject), serial: serialHex(cert) },
+  );
+}
+
+function extract(value: string, pattern?: string): string | undefined {
+  if (pattern) {
+    const match = new RegExp(pattern).exec(value);
+    if (!match) return undefined;
+    return (match[1] ?? match[0]).toUpperCase();
+  }
+  return CODE_IN_TEXT.exec(value)?.[0];
+}
+
+function candidateValues(cert: pkijs.Certificate, profile: Pick<CaProfile, 'creditCodeLocation'>): { where: string; value: string }[] {
+  const attrs = nameAttributes(cert.subject);
+  const subjectValues = (oid: string, label: string) =>
+    attrs.filter((a) => a.type === oid).map((a) => ({ where: `subject ${label}`, value: a.value }));
+  const location = profile.creditCodeLocation;
+  switch (location.source) {
+    case 'auto':
+      return [
+        ...subjectValues(SUBJECT.serialNumber, 'serialNumber'),
+        ...subjectValues(SUBJECT.organizationIdentifier, 'organizationIdentifier'),
+        ...subjectValues(SUBJECT.ou, 'OU'),
+        ...subjectValues(SUBJECT.cn, 'CN'),
+      ];
+    case 'subject':
+      return subjectValues(location.attribute, location.attribute);
+    case 'cn':
+      return subjectValues(SUBJECT.cn, 'CN');
+    case 'extension': {
+      const ext = extension(cert, location.oid);
+      if (!ext) return [];
+      return [{ where: `extension ${location.oid}`, value: extensionText(ext) }];
+    }
+  }
+}
+
+/** Read a private extension's value as text: a DER string type, or the raw bytes as ASCII. */
+function extensionText(ext: pkijs.Extension): string {
+  const raw = ext.extnValue.valueBlock.valueHexView;
+  const parsed = asn1js.fromBER(raw);
+  if (parsed.offset === raw.byteLength) {
+    const block = (parsed.result as { valueBlock?: { value?: unknown } }).valueBlock;
+    if (typeof block?.value === 'string') return block.value;
+  }
+  return Buffer.from(raw).toString('latin1');
+}
+
+function describeLocation(profile: Pick<CaProfile, 'creditCodeLocation' | 'id'>): string {
+  const location = profile.creditCodeLocation;
+  switch (location.source) {
+    case 'auto':
+      return 'the subject (serialNumber, organizationIdentifier, OU or CN)';
+    case 'subject':
+      return `subject attribute ${location.attribute} (CA profile "${profile.id}")`;
+    case 'cn':
+      return `the subject CN (CA profile "${profile.id}")`;
+    case 'extension':
+      return `extension ${location.oid} (CA profile "${profile.id}")`;
+  }
+}

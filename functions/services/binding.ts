@@ -1,0 +1,115 @@
+import type { Enterprise } from '../db/enterprises.js';
+import { getEnterprise, replaceEnterprise } from '../db/enterprises.js';
+import { getBinding, putNewBinding, type CertificateBinding } from '../db/certificates.js';
+import { ConditionFailed, commitWithEvents, type DomainEvent } from '../db/events.js';
+import { conflict, notFound } from '../lib/errors.js';
+import { EVENT_TYPES } from '../lib/event-types.js';
+import { fingerprint, issuerNameHash, nameToString, organizationName, serialHex } from '../pki/certificate.js';
+import { locateCreditCode } from '../pki/credit-code-locator.js';
+import { CertificateRejected } from '../pki/reasons.js';
+import { parseDetails, requireCreditCode } from './registration.js';
+import { parseSubmission, proveCertificate } from './certificate-proof.js';
+import { certificatePem } from '../pki/pem.js';
+
+export interface BindResult {
+  enterprise: Enterprise;
+  binding: CertificateBinding;
+  /** False when the certificate was already bound to this enterprise and nothing changed. */
+  created: boolean;
+}
+
+/**
+ * Bind a certificate to an enterprise after proof of key possession. The first
+ * binding verifies the enterprise and hands control to the certificate holder:
+ * details declared before then stay unconfirmed unless the holder confirms them
+ * (confirmDetails) or replaces them (details) in the same request.
+ */
+export async function bindCertificate(creditCodeInput: string, body: Record<string, unknown>): Promise<BindResult> {
+  const creditCode = requireCreditCode(creditCodeInput);
+  const submission = parseSubmission(body);
+  const replacement = body.details === undefined ? undefined : parseDetails(body.details as Record<string, unknown>);
+  const confirmDetails = body.confirmDetails === true;
+
+  const { leaf, validated } = await proveCertificate(submission, { purpose: 'bind', context: creditCode, usage: 'bind' });
+  const located = locateCreditCode(leaf, validated.profile);
+  if (located.code !== creditCode) {
+    throw new CertificateRejected(
+      'CREDIT_CODE_MISMATCH',
+      `certificate "${nameToString(leaf.subject)}" (serial ${serialHex(leaf)}) carries credit code ${located.code} in its ${located.where}, not ${creditCode}`,
+      { subject: nameToString(leaf.subject), serial: serialHex(leaf) },
+    );
+  }
+
+  const enterprise = await getEnterprise(creditCode);
+  if (!enterprise) throw notFound('NOT_REGISTERED', `no enterprise with credit code ${creditCode} is registered; register it first with POST /api/enterprises`);
+
+  const fp = fingerprint(leaf);
+  const existing = await getBinding(fp);
+  if (existing) return alreadyBound(existing, enterprise);
+
+  const now = new Date().toISOString();
+  const firstBinding = enterprise.status !== 'verified';
+  const next: Enterprise = {
+    ...enterprise,
+    status: 'verified',
+    verifiedAt: enterprise.verifiedAt ?? now,
+    certifiedName: enterprise.certifiedName ?? organizationName(leaf),
+    details: replacement ?? enterprise.details,
+    detailsConfirmed: replacement ? true : firstBinding ? confirmDetails : enterprise.detailsConfirmed || confirmDetails,
+    updatedAt: now,
+    version: enterprise.version + 1,
+  };
+  const binding: CertificateBinding = {
+    fingerprint: fp,
+    creditCode,
+    subject: nameToString(leaf.subject),
+    issuer: nameToString(leaf.issuer),
+    serial: serialHex(leaf),
+    issuerNameHash: issuerNameHash(leaf),
+    notBefore: leaf.notBefore.value.toISOString(),
+    notAfter: leaf.notAfter.value.toISOString(),
+    caId: validated.profile.id,
+    anchorSpkiHash: validated.anchorSpkiHash,
+    pem: certificatePem(leaf),
+    status: 'active',
+    boundAt: now,
+    source: 'self',
+    ...(located.checkValid ? {} : { creditCodeFlagged: true }),
+  };
+  const events: DomainEvent[] = [
+    {
+      type: EVENT_TYPES.certificateBound,
+      creditCode,
+      enterpriseSeq: next.version,
+      caId: binding.caId,
+      data: { creditCode, fingerprint: fp, serial: binding.serial, issuer: binding.issuer, notAfter: binding.notAfter, caId: binding.caId },
+    },
+  ];
+  if (firstBinding) {
+    events.push({
+      type: EVENT_TYPES.enterpriseVerified,
+      creditCode,
+      enterpriseSeq: next.version,
+      data: { creditCode, name: next.certifiedName, detailsConfirmed: next.detailsConfirmed },
+    });
+  }
+  try {
+    await commitWithEvents([replaceEnterprise(next, enterprise.version), putNewBinding(binding)], events);
+  } catch (error) {
+    if (!(error instanceof ConditionFailed)) throw error;
+    const raced = await getBinding(fp);
+    if (raced) return alreadyBound(raced, (await getEnterprise(creditCode))!);
+    throw conflict('CONCURRENT_UPDATE', `enterprise ${creditCode} changed while this certificate was being bound; request a new challenge and try again`);
+  }
+  return { enterprise: next, binding, created: true };
+}
+
+function alreadyBound(existing: CertificateBinding, enterprise: Enterprise): BindResult {
+  if (existing.status !== 'active') {
+    throw new CertificateRejected('BINDING_REVOKED', `certificate "${existing.subject}" (serial ${existing.serial}) was revoked on ${existing.revokedAt ?? 'an earlier date'} and cannot be bound again`, {
+      subject: existing.subject,
+      serial: existing.serial,
+    });
+  }
+  return { enterprise, binding: existing, created: false };
+}

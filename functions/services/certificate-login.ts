@@ -1,0 +1,31 @@
+import { getBinding } from '../db/certificates.js';
+import { getEnterprise, type Enterprise } from '../db/enterprises.js';
+import type { CertificateBinding } from '../db/certificates.js';
+import { fingerprint, nameToString, serialHex } from '../pki/certificate.js';
+import { CertificateRejected } from '../pki/reasons.js';
+import { parseSubmission, proveCertificate } from './certificate-proof.js';
+
+export interface CertificateLogin {
+  enterprise: Enterprise;
+  binding: CertificateBinding;
+}
+
+/**
+ * Authenticate an enterprise by a bound certificate for the login interaction
+ * `interactionId`: the challenge must have been issued for that interaction.
+ */
+export async function loginWithCertificate(interactionId: string, body: Record<string, unknown>): Promise<CertificateLogin> {
+  const submission = parseSubmission(body);
+  const { leaf } = await proveCertificate(submission, { purpose: 'login', context: interactionId, usage: 'login' });
+  const who = { subject: nameToString(leaf.subject), serial: serialHex(leaf) };
+  const binding = await getBinding(fingerprint(leaf));
+  if (!binding) {
+    throw new CertificateRejected('NOT_BOUND', `certificate "${who.subject}" (serial ${who.serial}) is not bound to any enterprise; bind it in the enterprise portal first`, who);
+  }
+  if (binding.status !== 'active') {
+    throw new CertificateRejected('BINDING_REVOKED', `certificate "${who.subject}" (serial ${who.serial}) was revoked${binding.revocationReason ? ` (${binding.revocationReason})` : ''}`, who);
+  }
+  const enterprise = await getEnterprise(binding.creditCode);
+  if (!enterprise) throw new Error(`binding ${binding.fingerprint} points to missing enterprise ${binding.creditCode}`);
+  return { enterprise, binding };
+}

@@ -1,0 +1,109 @@
+import type * as pkijs from 'pkijs';
+import { consumeChallenge, nonceOf, type Challenge, type ChallengePurpose } from '../db/challenges.js';
+import { currentTrustStore } from '../db/ca-profiles.js';
+import { config } from '../lib/config.js';
+import { ApiError, badRequest } from '../lib/errors.js';
+import { verifyChallengeSignature, type SignatureFormat } from '../pki/challenge-signature.js';
+import { MalformedInput, base64ToBytes, parseCertificate, parseCertificates } from '../pki/der.js';
+import { CertificateRejected, REJECTION_TEXT } from '../pki/reasons.js';
+import { validatePath, type Usage, type ValidatedPath } from '../pki/validate.js';
+
+/** A certificate, its optional chain and a signature over a challenge, as a client submits them. */
+export interface CertificateSubmission {
+  certificate: string;
+  chain: string[];
+  challenge: string;
+  signature: string;
+  signatureFormat: SignatureFormat;
+}
+
+export function parseSubmission(body: Record<string, unknown>): CertificateSubmission {
+  const field = (name: string) => {
+    const value = body[name];
+    if (typeof value !== 'string' || value.trim() === '') {
+      throw badRequest('FIELD_MISSING', `${name} is missing or not a string; it is required`, { field: name });
+    }
+    return value;
+  };
+  const chain = body.chain ?? [];
+  if (!Array.isArray(chain) || chain.some((item) => typeof item !== 'string')) {
+    throw badRequest('FIELD_INVALID', 'chain must be an array of PEM or base64 certificates', { field: 'chain' });
+  }
+  if (chain.length > 8) throw badRequest('FIELD_INVALID', `chain has ${chain.length} certificates; at most 8 are accepted`, { field: 'chain' });
+  const format = body.signatureFormat ?? 'raw';
+  if (format !== 'raw' && format !== 'cms') {
+    throw badRequest('FIELD_INVALID', `signatureFormat ${JSON.stringify(format)} is not supported; use "raw" or "cms"`, { field: 'signatureFormat' });
+  }
+  return {
+    certificate: field('certificate'),
+    chain: chain as string[],
+    challenge: field('challenge'),
+    signature: field('signature'),
+    signatureFormat: format,
+  };
+}
+
+/** Convert a certificate rejection into the API error that carries its code and bilingual text. */
+export function rejectionError(error: CertificateRejected): ApiError {
+  return new ApiError(error.code === 'CHALLENGE_INVALID' ? 400 : 422, error.code, error.message, {
+    certificate: error.certificate,
+    explanation: REJECTION_TEXT[error.code],
+  });
+}
+
+export interface ProvenCertificate {
+  leaf: pkijs.Certificate;
+  validated: ValidatedPath;
+  challenge: Challenge;
+}
+
+/**
+ * Check a submission completely: the challenge is consumed (single use) and
+ * must match purpose, origin and context; the certificate must chain to a
+ * trusted CA under the rules for `usage`; the signature must cover exactly the
+ * challenge text. Throws CertificateRejected or ApiError.
+ */
+export async function proveCertificate(
+  submission: CertificateSubmission,
+  expected: { purpose: ChallengePurpose; context: string; usage: Usage },
+): Promise<ProvenCertificate> {
+  const nonce = nonceOf(submission.challenge);
+  if (!nonce) throw new CertificateRejected('CHALLENGE_INVALID', 'the challenge text is not one this service issued (no nonce line); request a new challenge');
+  const consumed = await consumeChallenge(nonce);
+  if (!consumed.ok) {
+    throw new CertificateRejected(
+      'CHALLENGE_INVALID',
+      consumed.reason === 'expired' ? 'the challenge has expired; request a new one' : 'the challenge is unknown or was already used; request a new one',
+    );
+  }
+  const challenge = consumed.challenge;
+  if (challenge.text !== submission.challenge) {
+    throw new CertificateRejected('CHALLENGE_INVALID', 'the challenge text was altered; sign the text exactly as issued');
+  }
+  if (challenge.purpose !== expected.purpose) {
+    throw new CertificateRejected('CHALLENGE_INVALID', `the challenge was issued for ${challenge.purpose}, not ${expected.purpose}; request a challenge for ${expected.purpose}`);
+  }
+  if (challenge.origin !== config().origin) {
+    throw new CertificateRejected('CHALLENGE_INVALID', `the challenge was issued for origin ${challenge.origin}, not ${config().origin}`);
+  }
+  if ((challenge.context ?? '') !== expected.context) {
+    throw new CertificateRejected('CHALLENGE_INVALID', `the challenge was issued for ${challenge.context || 'another request'}, not ${expected.context}`);
+  }
+
+  let leaf: pkijs.Certificate;
+  let chain: pkijs.Certificate[];
+  let signature: Uint8Array;
+  try {
+    leaf = parseCertificate(submission.certificate, 'certificate');
+    chain = submission.chain.flatMap((pem, i) => parseCertificates(pem, `chain item ${i + 1}`));
+    signature = base64ToBytes(submission.signature, 'signature');
+  } catch (error) {
+    if (error instanceof MalformedInput) throw new CertificateRejected('MALFORMED', error.message);
+    throw error;
+  }
+
+  const store = await currentTrustStore();
+  const validated = await validatePath(leaf, chain, store, { at: new Date(), usage: expected.usage });
+  await verifyChallengeSignature(leaf, new TextEncoder().encode(challenge.text), signature, submission.signatureFormat);
+  return { leaf, validated, challenge };
+}

@@ -1,0 +1,27 @@
+import type { AdapterPayload } from 'oidc-provider';
+import { DynamoDbAdapter } from '../../oidc/adapter.js';
+
+export interface PlatformClient {
+  client_id: string;
+  client_secret?: string;
+  client_name: string;
+  redirect_uris: string[];
+  grant_types?: string[];
+  response_types?: string[];
+  token_endpoint_auth_method?: string;
+  [key: string]: unknown;
+}
+
+/** Store (or replace) a platform's OIDC client registration, read by the provider through its adapter. */
+export async function savePlatformClient(client: PlatformClient): Promise<void> {
+  await new DynamoDbAdapter('Client').upsert(client.client_id, {
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    ...client,
+  } as AdapterPayload);
+}
+
+export async function findPlatformClient(clientId: string): Promise<PlatformClient | undefined> {
+  return (await new DynamoDbAdapter('Client').find(clientId)) as PlatformClient | undefined;
+}

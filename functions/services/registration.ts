@@ -1,0 +1,93 @@
+import { checkCreditCode } from '../lib/credit-code.js';
+import { badRequest, conflict } from '../lib/errors.js';
+import { EVENT_TYPES } from '../lib/event-types.js';
+import { ConditionFailed, commitWithEvents } from '../db/events.js';
+import { newSubject, putNewEnterprise, type Enterprise, type EnterpriseDetails } from '../db/enterprises.js';
+
+/** Validate a credit code from a request, answering 400 with the expected check character when wrong. */
+export function requireCreditCode(input: unknown, field = 'creditCode'): string {
+  const check = checkCreditCode(input);
+  if (!check.valid) {
+    throw badRequest('INVALID_CREDIT_CODE', check.message, {
+      field,
+      value: check.code,
+      reason: check.reason,
+      ...(check.expectedCheck ? { expectedCheckCharacter: check.expectedCheck } : {}),
+    });
+  }
+  return check.code;
+}
+
+function requireText(body: Record<string, unknown>, field: string, max: number, container = body, prefix = ''): string {
+  const value = container[field];
+  const name = prefix + field;
+  if (value === undefined || value === null || value === '') throw badRequest('FIELD_MISSING', `${name} is missing; it is required`, { field: name });
+  if (typeof value !== 'string') throw badRequest('FIELD_INVALID', `${name} must be a string, got ${typeof value}`, { field: name });
+  const trimmed = value.trim();
+  if (trimmed.length === 0) throw badRequest('FIELD_MISSING', `${name} is blank; it is required`, { field: name });
+  if (trimmed.length > max) throw badRequest('FIELD_INVALID', `${name} has ${trimmed.length} characters; at most ${max} are allowed`, { field: name });
+  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw badRequest('FIELD_INVALID', `${name} contains control characters`, { field: name });
+  return trimmed;
+}
+
+/** Validate the declared details of an enterprise (name, legal representative, contact). */
+export function parseDetails(body: Record<string, unknown>): EnterpriseDetails {
+  const name = requireText(body, 'name', 200);
+  const legalRepresentative = requireText(body, 'legalRepresentative', 100);
+  const contact = body.contact;
+  if (typeof contact !== 'object' || contact === null || Array.isArray(contact)) {
+    throw badRequest('FIELD_MISSING', 'contact is missing; send {"name": ..., "phone": ..., "email": ...}', { field: 'contact' });
+  }
+  const c = contact as Record<string, unknown>;
+  const contactName = requireText(body, 'name', 100, c, 'contact.');
+  const phone = requireText(body, 'phone', 30, c, 'contact.');
+  if (!/^\+?[0-9][0-9 -]{4,28}$/.test(phone)) {
+    throw badRequest('FIELD_INVALID', `contact.phone ${JSON.stringify(phone)} is not a phone number; use digits, spaces, dashes and an optional leading +`, { field: 'contact.phone' });
+  }
+  let email: string | undefined;
+  if (c.email !== undefined && c.email !== '') {
+    email = requireText(body, 'email', 254, c, 'contact.');
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+      throw badRequest('FIELD_INVALID', `contact.email ${JSON.stringify(email)} is not an e-mail address`, { field: 'contact.email' });
+    }
+  }
+  return { name, legalRepresentative, contact: { name: contactName, phone, ...(email ? { email } : {}) } };
+}
+
+/**
+ * Register an enterprise. The record stays unverified until a certificate
+ * carrying its credit code is bound; a second registration of the same code is
+ * rejected with 409 and changes nothing.
+ */
+export async function registerEnterprise(body: Record<string, unknown>): Promise<Enterprise> {
+  const creditCode = requireCreditCode(body.creditCode);
+  const details = parseDetails(body);
+  const now = new Date().toISOString();
+  const enterprise: Enterprise = {
+    creditCode,
+    sub: newSubject(),
+    details,
+    detailsConfirmed: false,
+    status: 'unverified',
+    source: 'self',
+    registeredAt: now,
+    updatedAt: now,
+    version: 1,
+  };
+  try {
+    await commitWithEvents(putNewEnterprise(enterprise), [
+      {
+        type: EVENT_TYPES.enterpriseRegistered,
+        creditCode,
+        enterpriseSeq: 1,
+        data: { creditCode, status: 'unverified', source: 'self' },
+      },
+    ]);
+  } catch (error) {
+    if (error instanceof ConditionFailed) {
+      throw conflict('ALREADY_REGISTERED', `an enterprise with credit code ${creditCode} is already registered; if it is yours, bind your certificate to it to take control`, { creditCode });
+    }
+    throw error;
+  }
+  return enterprise;
+}

@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { setDynamoClient, tableName } from '../../functions/db/client.js';
+import { invalidateTrustStore } from '../../functions/db/ca-profiles.js';
+import { handler as apiHandler } from '../../functions/handlers/api.js';
+import { handler as oidcHandler } from '../../functions/handlers/oidc.js';
+import { createHost } from './host.js';
+import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
+import { ensureTable } from './tables.js';
+
+export interface LocalService {
+  url: string;
+  port: number;
+  db: DynamoDbLocal;
+  server: Server;
+  stop(): Promise<void>;
+}
+
+export interface LocalServiceOptions {
+  /** Folder for DynamoDB data; omitted means DynamoDB Local keeps data in memory. */
+  dataDir?: string;
+  /** Use an already running DynamoDB Local at this endpoint instead of starting one. */
+  dynamoEndpoint?: string;
+  keysFile: string;
+  /** Port for the HTTP host on 127.0.0.1; 0 picks a free one. */
+  port?: number;
+  /** Public origin; defaults to http://localhost:<port>. */
+  origin?: string;
+  staticDir?: string;
+}
+
+/**
+ * Start DynamoDB Local, create the table, and serve the Lambda handlers on
+ * 127.0.0.1. Environment variables configure the handlers exactly as Lambda
+ * environment variables do in AWS.
+ */
+export async function startLocalService(options: LocalServiceOptions): Promise<LocalService> {
+  const db: DynamoDbLocal = options.dynamoEndpoint
+    ? { endpoint: options.dynamoEndpoint, port: Number(new URL(options.dynamoEndpoint).port), stop: async () => undefined }
+    : await startDynamoDbLocal({ dataDir: options.dataDir ? join(options.dataDir, 'dynamodb') : undefined });
+  process.env.DYNAMODB_ENDPOINT = db.endpoint;
+  process.env.TABLE_NAME ??= 'trading-identity';
+  process.env.OIDC_KEYS_FILE = options.keysFile;
+  const client = new DynamoDBClient({
+    endpoint: db.endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  setDynamoClient(client);
+  invalidateTrustStore();
+  await ensureTable(client, tableName());
+
+  const server = createHost(
+    [
+      { prefix: '/api/', handler: apiHandler },
+      { prefix: '/', handler: oidcHandler },
+    ],
+    { staticDir: options.staticDir },
+  );
+  // The origin must be known before the first request, because the provider is built on it.
+  const port = await listen(server, options.port ?? 0);
+  process.env.PUBLIC_ORIGIN = options.origin ?? `http://localhost:${port}`;
+  const url = process.env.PUBLIC_ORIGIN;
+  return {
+    url,
+    port,
+    db,
+    server,
+    stop: async () => {
+      await new Promise<void>((done) => server.close(() => done()));
+      server.closeAllConnections();
+      await db.stop();
+    },
+  };
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+export const randomSecret = () => randomBytes(32).toString('base64url');

@@ -1,0 +1,48 @@
+import { join, resolve } from 'node:path';
+import { ensureDemo, DEMO_CREDIT_CODE } from './demo-setup.js';
+import { startLocalService } from './service.js';
+
+/**
+ * `npm start`: run the whole service on this machine: DynamoDB Local with data
+ * in .data/ (or DATA_DIR), the Lambda handlers behind a local host on
+ * 127.0.0.1:PORT (default 3000), and a demo CA, certificate and platform client.
+ */
+const dataDir = resolve(process.env.DATA_DIR ?? '.data');
+const port = Number(process.env.PORT ?? 3000);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`PORT=${process.env.PORT} is not a TCP port number (0-65535)`);
+  process.exit(2);
+}
+
+const service = await startLocalService({
+  dataDir,
+  keysFile: join(dataDir, 'oidc-keys.json'),
+  port,
+  staticDir: resolve('dist/web'),
+});
+const demo = await ensureDemo(dataDir);
+
+console.log(`
+trading identity service is running
+  issuer / base URL   ${service.url}
+  discovery           ${service.url}/.well-known/openid-configuration
+  API                 ${service.url}/api/
+  DynamoDB Local      ${service.db.endpoint} (data in ${join(dataDir, 'dynamodb')})
+
+demo material (made with the openssl CLI, trusted as CA profile "demo-ca"):
+  CA certificate      ${demo.caCertPath}
+  enterprise cert     ${demo.certPath}   (credit code ${DEMO_CREDIT_CODE})
+  enterprise key      ${demo.keyPath}
+  platform client     ${demo.clientFile}
+
+play the whole journey as a platform would:   npm run demo
+stop with Ctrl+C
+`);
+
+const shutdown = async (signal: string) => {
+  console.log(`received ${signal}, stopping`);
+  await service.stop();
+  process.exit(0);
+};
+process.once('SIGINT', () => void shutdown('SIGINT'));
+process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,96 @@
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { getCreditCodeBySubject, getEnterprise, trustedName } from '../functions/db/enterprises.js';
+import { getLoginContext } from '../functions/db/login-context.js';
+import { log } from '../functions/lib/log.js';
+import { DynamoDbAdapter } from './adapter.js';
+import { ACR, ENTERPRISE_CLAIMS } from './claims.js';
+import { mountInteractions } from './interactions.js';
+import type { ProviderKeys } from './keys.js';
+
+/** Lifetime of the login context and grant created at login, in seconds (14 days). */
+export const GRANT_TTL_SECONDS = 14 * 24 * 3600;
+
+/**
+ * Create the OpenID Connect provider: authorization code flow with PKCE (S256)
+ * for every client, DynamoDB storage, certificate (and passkey) login through
+ * this service's own interaction pages, and verified enterprise claims.
+ */
+export function createProvider(issuer: string, keys: ProviderKeys): Provider {
+  const configuration: Configuration = {
+    adapter: DynamoDbAdapter,
+    jwks: keys.jwks as Configuration['jwks'],
+    cookies: {
+      keys: keys.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    pkce: { required: () => true },
+    acrValues: [ACR.certificate, ACR.passkey],
+    scopes: ['openid', 'enterprise', 'offline_access', 'admin', 'ca:sync', 'feed:read'],
+    claims: { sid: null, iss: null, openid: ['sub', 'acr', 'amr', 'auth_time'], enterprise: [...ENTERPRISE_CLAIMS] },
+    conformIdTokenClaims: false,
+    responseTypes: ['code'],
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
+    },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      clientCredentials: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+    },
+    ttl: {
+      AccessToken: 600,
+      AuthorizationCode: 60,
+      IdToken: 600,
+      Interaction: 900,
+      Session: 8 * 3600,
+      Grant: GRANT_TTL_SECONDS,
+      ClientCredentials: 600,
+      RefreshToken: 24 * 3600,
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    findAccount: async (ctx: KoaContextWithOIDC, sub: string, token) => {
+      const creditCode = await getCreditCodeBySubject(sub);
+      if (!creditCode) return undefined;
+      const enterprise = await getEnterprise(creditCode);
+      if (!enterprise) return undefined;
+      const grantId = (token as { grantId?: string } | undefined)?.grantId ?? ctx.oidc?.entities?.Grant?.jti;
+      const login = grantId ? await getLoginContext(grantId) : undefined;
+      return {
+        accountId: sub,
+        claims: async () => ({
+          sub,
+          credit_code: enterprise.creditCode,
+          enterprise_name: trustedName(enterprise) ?? null,
+          verification_status: enterprise.status,
+          ...(login?.x5tS256 ? { 'x5t#S256': login.x5tS256 } : {}),
+          ...(login ? { auth_method: login.method, amr: login.amr, acr: login.acr } : {}),
+        }),
+      };
+    },
+    renderError: async (ctx, out, error) => {
+      log.warn('oidc error page', { error: out.error, description: out.error_description });
+      ctx.type = 'html';
+      ctx.body = errorPage(out.error, out.error_description ?? '');
+      void error;
+    },
+  };
+  const provider = new Provider(issuer, configuration);
+  provider.proxy = true;
+  provider.on('server_error', (_ctx, error) => log.error('oidc server error', { error }));
+  mountInteractions(provider);
+  return provider;
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function errorPage(code: string, description: string): string {
+  return `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>登录出错 / Sign-in error</title></head>
+<body><main><h1>登录出错 / Sign-in error</h1><p><code>${escapeHtml(code)}</code></p><p>${escapeHtml(description)}</p>
+<p>请返回交易平台重新发起登录。/ Go back to the trading platform and start the sign-in again.</p></main></body></html>`;
+}

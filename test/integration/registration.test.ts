@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postJson } from '../../infra/local/journey.js';
+import { randomCreditCode, withWrongCheck } from '../helpers/codes.js';
+import { startTestService } from '../helpers/service.js';
+
+let service: Awaited<ReturnType<typeof startTestService>>;
+beforeAll(async () => {
+  service = await startTestService();
+});
+afterAll(async () => {
+  await service?.stop();
+});
+
+const details = (creditCode: string, name = '测试建设有限公司') => ({
+  creditCode,
+  name,
+  legalRepresentative: '王五',
+  contact: { name: '赵六', phone: '+86 755 1234 5678', email: 'contact@example.com' },
+});
+
+describe('enterprise registration', () => {
+  it('creates an unverified enterprise', async () => {
+    const code = randomCreditCode();
+    const response = await postJson(`${service.url}/api/enterprises`, details(code));
+    expect(response.status).toBe(201);
+    expect(response.headers.get('location')).toBe(`/api/enterprises/${code}`);
+    expect(response.body).toMatchObject({ creditCode: code, status: 'unverified', source: 'self', detailsConfirmed: false });
+  });
+
+  it('normalises a lower-case code', async () => {
+    const code = randomCreditCode();
+    const response = await postJson(`${service.url}/api/enterprises`, details(code.toLowerCase()));
+    expect(response.status).toBe(201);
+    expect(response.body.creditCode).toBe(code);
+  });
+
+  it('rejects a wrong check character naming the expected one', async () => {
+    const code = randomCreditCode();
+    const response = await postJson(`${service.url}/api/enterprises`, details(withWrongCheck(code)));
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe('INVALID_CREDIT_CODE');
+    expect(response.body.details.expectedCheckCharacter).toBe(code[17]);
+    expect(response.body.message).toContain(`require ${code[17]}`);
+  });
+
+  it('rejects a second registration without overwriting', async () => {
+    const code = randomCreditCode();
+    expect((await postJson(`${service.url}/api/enterprises`, details(code, '第一家公司'))).status).toBe(201);
+    const second = await postJson(`${service.url}/api/enterprises`, details(code, '冒名公司'));
+    expect(second.status).toBe(409);
+    expect(second.body.error).toBe('ALREADY_REGISTERED');
+    const { getEnterprise } = await import('../../functions/db/enterprises.js');
+    expect((await getEnterprise(code))?.details?.name).toBe('第一家公司');
+  });
+
+  it('lets exactly one of 20 concurrent registrations win', async () => {
+    const code = randomCreditCode();
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => postJson(`${service.url}/api/enterprises`, details(code, `并发公司${i}`))),
+    );
+    const statuses = responses.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(19);
+    const winner = responses.find((r) => r.status === 201)!;
+    const { getEnterprise } = await import('../../functions/db/enterprises.js');
+    const stored = await getEnterprise(code);
+    expect(stored?.version).toBe(1);
+    expect(winner.body.name).toBe(stored?.details?.name);
+  });
+
+  it.each([
+    [{ name: '', legalRepresentative: 'x', contact: { name: 'a', phone: '12345678' } }, 'FIELD_MISSING', 'name'],
+    [{ name: 'x', legalRepresentative: 'x' }, 'FIELD_MISSING', 'contact'],
+    [{ name: 'x', legalRepresentative: 'x', contact: { name: 'a', phone: 'call me' } }, 'FIELD_INVALID', 'contact.phone'],
+    [{ name: 'x', legalRepresentative: 'x', contact: { name: 'a', phone: '12345678', email: 'nope' } }, 'FIELD_INVALID', 'contact.email'],
+    [{ name: 'x'.repeat(201), legalRepresentative: 'x', contact: { name: 'a', phone: '12345678' } }, 'FIELD_INVALID', 'name'],
+    [{ name: 42, legalRepresentative: 'x', contact: { name: 'a', phone: '12345678' } }, 'FIELD_INVALID', 'name'],
+  ])('rejects invalid details %#', async (body, error, field) => {
+    const response = await postJson(`${service.url}/api/enterprises`, { creditCode: randomCreditCode(), ...body });
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe(error);
+    expect(response.body.details.field).toBe(field);
+  });
+
+  it('rejects a body that is not JSON', async () => {
+    const response = await fetch(`${service.url}/api/enterprises`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"creditCode":' });
+    expect(response.status).toBe(400);
+    expect((await response.json()).error).toBe('BODY_NOT_JSON');
+  });
+
+  it('answers 405 naming the allowed method', async () => {
+    const response = await fetch(`${service.url}/api/enterprises`, { method: 'DELETE' });
+    expect(response.status).toBe(405);
+    expect((await response.json()).message).toContain('POST');
+  });
+});

@@ -1,9 +1,10 @@
 import { createChallenge } from '../db/challenges.js';
-import { getEnterprise, trustedName, type Enterprise } from '../db/enterprises.js';
+import { getCreditCodeBySubject, getEnterprise, trustedName, type Enterprise } from '../db/enterprises.js';
+import { authenticate } from '../lib/auth.js';
 import { listBindings, type CertificateBinding } from '../db/certificates.js';
 import { config } from '../lib/config.js';
-import { badRequest, notFound } from '../lib/errors.js';
-import { json, jsonBody, router, type Route } from '../lib/http.js';
+import { badRequest, forbidden, notFound } from '../lib/errors.js';
+import { json, jsonBody, router, type HttpEvent, type Route } from '../lib/http.js';
 import { CertificateRejected } from '../pki/reasons.js';
 import { bindCertificate } from '../services/binding.js';
 import { rejectionError } from '../services/certificate-proof.js';
@@ -28,6 +29,18 @@ export function publicBinding(binding: CertificateBinding) {
   return rest;
 }
 
+/**
+ * Authenticate an enterprise's own access token (scope "enterprise") and check
+ * that it belongs to the enterprise named in the path.
+ */
+async function requireOwnEnterprise(event: HttpEvent, creditCodeParam: string): Promise<string> {
+  const code = requireCreditCode(creditCodeParam);
+  const caller = await authenticate(event, 'enterprise');
+  const own = caller.accountId ? await getCreditCodeBySubject(caller.accountId) : undefined;
+  if (own !== code) throw forbidden('NOT_YOUR_ENTERPRISE', `this token belongs to ${own ?? 'no enterprise'}, not to ${code}`);
+  return code;
+}
+
 const withCertificateErrors = async <T>(work: () => Promise<T>): Promise<T> => {
   try {
     return await work();
@@ -49,18 +62,18 @@ const routes: Route[] = [
   {
     method: 'GET',
     path: '/api/enterprises/{creditCode}',
-    handler: async ({ params }) => {
-      const code = requireCreditCode(params.creditCode);
+    handler: async ({ event, params }) => {
+      const code = await requireOwnEnterprise(event, params.creditCode);
       const enterprise = await getEnterprise(code);
       if (!enterprise) throw notFound('NOT_REGISTERED', `no enterprise with credit code ${code} is registered`);
-      return json(200, publicEnterprise(enterprise));
+      return json(200, { ...publicEnterprise(enterprise), details: enterprise.details });
     },
   },
   {
     method: 'GET',
     path: '/api/enterprises/{creditCode}/certificates',
-    handler: async ({ params }) => {
-      const code = requireCreditCode(params.creditCode);
+    handler: async ({ event, params }) => {
+      const code = await requireOwnEnterprise(event, params.creditCode);
       const bindings = await listBindings(code);
       return json(200, { creditCode: code, certificates: bindings.map(publicBinding) });
     },

@@ -74,7 +74,9 @@ export function router(routes: Route[]): (event: HttpEvent) => Promise<HttpResul
       return await route.handler({ event, params });
     } catch (error) {
       if (error instanceof ApiError) {
-        return json(error.status, { error: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) });
+        const { wwwAuthenticate, ...details } = error.details ?? {};
+        const headers: Record<string, string> = typeof wwwAuthenticate === 'string' ? { 'www-authenticate': wwwAuthenticate } : {};
+        return json(error.status, { error: error.code, message: error.message, ...(Object.keys(details).length ? { details } : {}) }, headers);
       }
       log.error('request failed', { method, path, requestId: event.requestContext.requestId, error });
       return json(500, { error: 'INTERNAL', message: 'the request failed inside the service; it has been logged, try again later' });

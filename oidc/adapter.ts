@@ -14,6 +14,15 @@ import { dynamo, tableName } from '../functions/db/client.js';
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/**
+ * Seconds a Client registration read from the table is reused by this
+ * instance. oidc-provider reads the client several times per login, so a short
+ * cache removes most reads; a changed registration (for example a rotated
+ * secret) takes effect within this bound.
+ */
+export const CLIENT_CACHE_SECONDS = Number(process.env.CLIENT_CACHE_SECONDS ?? 10);
+const clientCache = new Map<string, { payload: AdapterPayload | undefined; until: number }>();
 const itemKey = (model: string, id: string) => ({ pk: `OIDC#${model}#${id}`, sk: 'OIDC' });
 
 /**
@@ -47,9 +56,23 @@ export class DynamoDbAdapter implements Adapter {
       item.gsi2sk = `${this.model}#${id}`;
     }
     await dynamo().send(new PutItemCommand({ TableName: tableName(), Item: marshall(item, { removeUndefinedValues: true }) }));
+    if (this.model === 'Client') clientCache.delete(id);
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
+    if (this.model === 'Client') return this.findClient(id);
+    return this.read(id);
+  }
+
+  private async findClient(id: string): Promise<AdapterPayload | undefined> {
+    const cached = clientCache.get(id);
+    if (cached && cached.until > Date.now()) return cached.payload;
+    const payload = await this.read(id);
+    clientCache.set(id, { payload, until: Date.now() + CLIENT_CACHE_SECONDS * 1000 });
+    return payload;
+  }
+
+  private async read(id: string): Promise<AdapterPayload | undefined> {
     const result = await dynamo().send(
       new GetItemCommand({ TableName: tableName(), Key: marshall(itemKey(this.model, id)), ConsistentRead: true }),
     );
@@ -66,6 +89,7 @@ export class DynamoDbAdapter implements Adapter {
 
   async destroy(id: string): Promise<void> {
     await dynamo().send(new DeleteItemCommand({ TableName: tableName(), Key: marshall(itemKey(this.model, id)) }));
+    if (this.model === 'Client') clientCache.delete(id);
   }
 
   /**

@@ -1,7 +1,7 @@
 import type Provider from 'oidc-provider';
 import { createChallenge } from '../functions/db/challenges.js';
 import { commitWithEvents } from '../functions/db/events.js';
-import { saveLoginContext } from '../functions/db/login-context.js';
+import { putLoginContext } from '../functions/db/login-context.js';
 import { config } from '../functions/lib/config.js';
 import { ApiError, badRequest } from '../functions/lib/errors.js';
 import { EVENT_TYPES } from '../functions/lib/event-types.js';
@@ -10,6 +10,7 @@ import { CertificateRejected } from '../functions/pki/reasons.js';
 import { rejectionError } from '../functions/services/certificate-proof.js';
 import { loginWithCertificate } from '../functions/services/certificate-login.js';
 import { ACR } from './claims.js';
+import { GRANT_TTL_SECONDS } from './ttl.js';
 import { loginPage } from './pages.js';
 
 const MAX_BODY_BYTES = 256 * 1024;
@@ -82,18 +83,18 @@ async function finishWithCertificate(provider: Provider, ctx: Ctx, uid: string):
 
   const grant = new provider.Grant({ accountId: enterprise.sub, clientId });
   grant.addOIDCScope(String(interaction.params.scope ?? 'openid'));
-  const grantId = await grant.save();
   const amr = ['pop', 'x509'];
-  await saveLoginContext({
+  const grantId = await grant.save();
+  const loginContext = putLoginContext({
     grantId,
     creditCode: enterprise.creditCode,
     method: 'certificate',
     amr,
     acr: ACR.certificate,
     x5tS256: Buffer.from(binding.fingerprint, 'hex').toString('base64url'),
-    expiresAt: Math.floor(Date.now() / 1000) + 14 * 24 * 3600,
+    expiresAt: Math.floor(Date.now() / 1000) + GRANT_TTL_SECONDS,
   });
-  await commitWithEvents([], [
+  await commitWithEvents([loginContext], [
     { type: EVENT_TYPES.login, creditCode: enterprise.creditCode, data: { creditCode: enterprise.creditCode, clientId, method: 'certificate', certificate: binding.fingerprint } },
   ]);
   log.info('certificate login', { creditCode: enterprise.creditCode, clientId, certificate: binding.fingerprint });

@@ -5,10 +5,9 @@ import { log } from '../functions/lib/log.js';
 import { DynamoDbAdapter } from './adapter.js';
 import { ACR, ENTERPRISE_CLAIMS } from './claims.js';
 import { mountInteractions } from './interactions.js';
+import { GRANT_TTL_SECONDS } from './ttl.js';
 import type { ProviderKeys } from './keys.js';
 
-/** Lifetime of the login context and grant created at login, in seconds (14 days). */
-export const GRANT_TTL_SECONDS = 14 * 24 * 3600;
 
 /**
  * Create the OpenID Connect provider: authorization code flow with PKCE (S256)
@@ -54,25 +53,27 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
       RefreshToken: 24 * 3600,
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    findAccount: async (ctx: KoaContextWithOIDC, sub: string, token) => {
-      const creditCode = await getCreditCodeBySubject(sub);
-      if (!creditCode) return undefined;
-      const enterprise = await getEnterprise(creditCode);
-      if (!enterprise) return undefined;
-      const grantId = (token as { grantId?: string } | undefined)?.grantId ?? ctx.oidc?.entities?.Grant?.jti;
-      const login = grantId ? await getLoginContext(grantId) : undefined;
-      return {
-        accountId: sub,
-        claims: async () => ({
+    // Claims are loaded only when oidc-provider asks for them, so the login resume
+    // step (which only needs the account id) costs no reads.
+    findAccount: async (ctx: KoaContextWithOIDC, sub: string, token) => ({
+      accountId: sub,
+      claims: async () => {
+        const grantId = (token as { grantId?: string } | undefined)?.grantId ?? ctx.oidc?.entities?.Grant?.jti;
+        const login = grantId ? await getLoginContext(grantId) : undefined;
+        // The login context names the enterprise already; the subject mapping is the fallback.
+        const creditCode = login?.creditCode ?? (await getCreditCodeBySubject(sub));
+        const enterprise = creditCode ? await getEnterprise(creditCode) : undefined;
+        if (!enterprise || enterprise.sub !== sub) return { sub };
+        return {
           sub,
           credit_code: enterprise.creditCode,
           enterprise_name: trustedName(enterprise) ?? null,
           verification_status: enterprise.status,
           ...(login?.x5tS256 ? { 'x5t#S256': login.x5tS256 } : {}),
           ...(login ? { auth_method: login.method, amr: login.amr, acr: login.acr } : {}),
-        }),
-      };
-    },
+        };
+      },
+    }),
     renderError: async (ctx, out, error) => {
       log.warn('oidc error page', { error: out.error, description: out.error_description });
       ctx.type = 'html';

@@ -1,4 +1,4 @@
-import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from './client.js';
 
@@ -20,13 +20,14 @@ export interface LoginContext {
 
 const key = (grantId: string) => ({ pk: `LOGIN#${grantId}`, sk: 'LOGIN' });
 
-export async function saveLoginContext(context: LoginContext): Promise<void> {
-  await dynamo().send(
-    new PutItemCommand({
+/** Transaction item that stores a login context, written together with the login event. */
+export function putLoginContext(context: LoginContext): TransactWriteItem {
+  return {
+    Put: {
       TableName: tableName(),
       Item: marshall({ ...key(context.grantId), kind: 'login-context', ...context, ttl: context.expiresAt }, { removeUndefinedValues: true }),
-    }),
-  );
+    },
+  };
 }
 
 export async function getLoginContext(grantId: string): Promise<LoginContext | undefined> {

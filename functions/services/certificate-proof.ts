@@ -69,7 +69,21 @@ export async function proveCertificate(
 ): Promise<ProvenCertificate> {
   const nonce = nonceOf(submission.challenge);
   if (!nonce) throw new CertificateRejected('CHALLENGE_INVALID', 'the challenge text is not one this service issued (no nonce line); request a new challenge');
-  const consumed = await consumeChallenge(nonce);
+
+  let leaf: pkijs.Certificate;
+  let chain: pkijs.Certificate[];
+  let signature: Uint8Array;
+  try {
+    leaf = parseCertificate(submission.certificate, 'certificate');
+    chain = submission.chain.flatMap((pem, i) => parseCertificates(pem, `chain item ${i + 1}`));
+    signature = base64ToBytes(submission.signature, 'signature');
+  } catch (error) {
+    if (error instanceof MalformedInput) throw new CertificateRejected('MALFORMED', error.message);
+    throw error;
+  }
+
+  // The challenge is consumed even when the certificate turns out to be bad, so it cannot be retried.
+  const [consumed, store] = await Promise.all([consumeChallenge(nonce), currentTrustStore()]);
   if (!consumed.ok) {
     throw new CertificateRejected(
       'CHALLENGE_INVALID',
@@ -90,19 +104,6 @@ export async function proveCertificate(
     throw new CertificateRejected('CHALLENGE_INVALID', `the challenge was issued for ${challenge.context || 'another request'}, not ${expected.context}`);
   }
 
-  let leaf: pkijs.Certificate;
-  let chain: pkijs.Certificate[];
-  let signature: Uint8Array;
-  try {
-    leaf = parseCertificate(submission.certificate, 'certificate');
-    chain = submission.chain.flatMap((pem, i) => parseCertificates(pem, `chain item ${i + 1}`));
-    signature = base64ToBytes(submission.signature, 'signature');
-  } catch (error) {
-    if (error instanceof MalformedInput) throw new CertificateRejected('MALFORMED', error.message);
-    throw error;
-  }
-
-  const store = await currentTrustStore();
   const validated = await validatePath(leaf, chain, store, { at: new Date(), usage: expected.usage });
   await verifyChallengeSignature(leaf, new TextEncoder().encode(challenge.text), signature, submission.signatureFormat);
   return { leaf, validated, challenge };

@@ -1,4 +1,4 @@
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { getCreditCodeBySubject, getEnterprise, trustedName } from '../functions/db/enterprises.js';
 import { getLoginContext } from '../functions/db/login-context.js';
 import { log } from '../functions/lib/log.js';
@@ -29,6 +29,14 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
     claims: { sid: null, iss: null, openid: ['sub', 'acr', 'amr', 'auth_time'], enterprise: [...ENTERPRISE_CLAIMS] },
     conformIdTokenClaims: false,
     responseTypes: ['code'],
+    extraClientMetadata: {
+      properties: ['ca_profiles'],
+      validator: (_ctx, key, value) => {
+        if (key === 'ca_profiles' && value !== undefined && !(Array.isArray(value) && value.every((id) => typeof id === 'string'))) {
+          throw new errors.InvalidClientMetadata('ca_profiles must be an array of CA profile ids');
+        }
+      },
+    },
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],

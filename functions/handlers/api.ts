@@ -8,7 +8,7 @@ import { json, jsonBody, router, type HttpEvent, type Route } from '../lib/http.
 import { CertificateRejected } from '../pki/reasons.js';
 import { bindCertificate } from '../services/binding.js';
 import { rejectionError } from '../services/certificate-proof.js';
-import { registerEnterprise, requireCreditCode } from '../services/registration.js';
+import { confirmDetails, registerEnterprise, requireCreditCode } from '../services/registration.js';
 
 /** The public view of an enterprise: no contact details, which only its owner sees. */
 export function publicEnterprise(enterprise: Enterprise) {
@@ -55,8 +55,8 @@ const routes: Route[] = [
     method: 'POST',
     path: '/api/enterprises',
     handler: async ({ event }) => {
-      const enterprise = await registerEnterprise(jsonBody(event));
-      return json(201, publicEnterprise(enterprise), { location: `/api/enterprises/${enterprise.creditCode}` });
+      const { enterprise, completed } = await registerEnterprise(jsonBody(event));
+      return json(completed ? 200 : 201, { ...publicEnterprise(enterprise), ...(completed ? { completed: true } : {}) }, { location: `/api/enterprises/${enterprise.creditCode}` });
     },
   },
   {
@@ -66,6 +66,15 @@ const routes: Route[] = [
       const code = await requireOwnEnterprise(event, params.creditCode);
       const enterprise = await getEnterprise(code);
       if (!enterprise) throw notFound('NOT_REGISTERED', `no enterprise with credit code ${code} is registered`);
+      return json(200, { ...publicEnterprise(enterprise), details: enterprise.details });
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/api/enterprises/{creditCode}/details',
+    handler: async ({ event, params }) => {
+      const code = await requireOwnEnterprise(event, params.creditCode);
+      const enterprise = await confirmDetails(code, jsonBody(event));
       return json(200, { ...publicEnterprise(enterprise), details: enterprise.details });
     },
   },

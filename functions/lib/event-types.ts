@@ -16,5 +16,7 @@ export const EVENT_TYPES = {
   /** OpenID CAEP session revoked. */
   sessionRevoked: 'https://schemas.openid.net/secevent/caep/event-type/session-revoked',
   caStatusChanged: `${OWN}ca-status-changed`,
+  /** A CA firm tried to act on a certificate outside its own CA profiles. */
+  caSyncDenied: `${OWN}ca-sync-denied`,
   login: `${OWN}login`,
 } as const;

@@ -2,7 +2,7 @@ import { checkCreditCode } from '../lib/credit-code.js';
 import { badRequest, conflict } from '../lib/errors.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
 import { ConditionFailed, commitWithEvents } from '../db/events.js';
-import { newSubject, putNewEnterprise, type Enterprise, type EnterpriseDetails } from '../db/enterprises.js';
+import { getEnterprise, newSubject, putNewEnterprise, replaceEnterprise, type Enterprise, type EnterpriseDetails } from '../db/enterprises.js';
 
 /** Validate a credit code from a request, answering 400 with the expected check character when wrong. */
 export function requireCreditCode(input: unknown, field = 'creditCode'): string {
@@ -59,7 +59,7 @@ export function parseDetails(body: Record<string, unknown>): EnterpriseDetails {
  * carrying its credit code is bound; a second registration of the same code is
  * rejected with 409 and changes nothing.
  */
-export async function registerEnterprise(body: Record<string, unknown>): Promise<Enterprise> {
+export async function registerEnterprise(body: Record<string, unknown>): Promise<{ enterprise: Enterprise; completed: boolean }> {
   const creditCode = requireCreditCode(body.creditCode);
   const details = parseDetails(body);
   const now = new Date().toISOString();
@@ -84,10 +84,53 @@ export async function registerEnterprise(body: Record<string, unknown>): Promise
       },
     ]);
   } catch (error) {
-    if (error instanceof ConditionFailed) {
-      throw conflict('ALREADY_REGISTERED', `an enterprise with credit code ${creditCode} is already registered; if it is yours, bind your certificate to it to take control`, { creditCode });
-    }
+    if (!(error instanceof ConditionFailed)) throw error;
+    const completed = await completePrefilled(creditCode, details);
+    if (completed) return { enterprise: completed, completed: true };
+    throw conflict('ALREADY_REGISTERED', `an enterprise with credit code ${creditCode} is already registered; if it is yours, bind your certificate to it to take control`, { creditCode });
+  }
+  return { enterprise, completed: false };
+}
+
+/**
+ * Fill in the details of a record that a CA firm created from certificate
+ * data. The details stay unconfirmed until a certificate holder confirms them,
+ * exactly as for a fresh registration. Returns undefined when the record is not
+ * such a pre-filled one (or already has details).
+ */
+async function completePrefilled(creditCode: string, details: EnterpriseDetails): Promise<Enterprise | undefined> {
+  const existing = await getEnterprise(creditCode);
+  if (!existing || existing.source !== 'ca' || existing.details) return undefined;
+  const next: Enterprise = { ...existing, details, detailsConfirmed: false, updatedAt: new Date().toISOString(), version: existing.version + 1 };
+  try {
+    await commitWithEvents([replaceEnterprise(next, existing.version)], [
+      { type: EVENT_TYPES.enterpriseUpdated, creditCode, enterpriseSeq: next.version, data: { creditCode, detailsDeclared: true, detailsConfirmed: false } },
+    ]);
+  } catch (error) {
+    if (error instanceof ConditionFailed) return undefined;
     throw error;
   }
-  return enterprise;
+  return next;
+}
+
+/**
+ * Set and confirm an enterprise's details on behalf of its certificate-proven
+ * owner. The caller has already checked that the owner is authenticated.
+ */
+export async function confirmDetails(creditCode: string, body: Record<string, unknown>): Promise<Enterprise> {
+  const details = parseDetails(body);
+  for (let attempt = 1; attempt <= 3; attempt += 1) {
+    const existing = await getEnterprise(creditCode);
+    if (!existing) throw conflict('NOT_REGISTERED', `no enterprise with credit code ${creditCode} is registered`);
+    const next: Enterprise = { ...existing, details, detailsConfirmed: true, updatedAt: new Date().toISOString(), version: existing.version + 1 };
+    try {
+      await commitWithEvents([replaceEnterprise(next, existing.version)], [
+        { type: EVENT_TYPES.enterpriseUpdated, creditCode, enterpriseSeq: next.version, data: { creditCode, name: details.name, detailsConfirmed: true } },
+      ]);
+      return next;
+    } catch (error) {
+      if (!(error instanceof ConditionFailed)) throw error;
+    }
+  }
+  throw conflict('CONCURRENT_UPDATE', `enterprise ${creditCode} kept changing; reload it and try again`);
 }

@@ -6,6 +6,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { setDynamoClient, tableName } from '../../functions/db/client.js';
 import { invalidateTrustStore } from '../../functions/db/ca-profiles.js';
 import { handler as apiHandler } from '../../functions/handlers/api.js';
+import { handler as caSyncHandler } from '../../functions/handlers/ca-sync.js';
 import { handler as oidcHandler } from '../../functions/handlers/oidc.js';
 import { createHost } from './host.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
@@ -56,6 +57,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   const server = createHost(
     [
       { prefix: '/api/', handler: apiHandler },
+      { prefix: '/api/ca/', handler: caSyncHandler },
       { prefix: '/', handler: oidcHandler },
     ],
     { staticDir: options.staticDir },

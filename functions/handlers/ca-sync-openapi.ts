@@ -1,0 +1,196 @@
+/** OpenAPI 3.1 description of the CA firm sync API, served at /api/ca/openapi.json. */
+const error = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: { code: { type: 'string' }, message: { type: 'string' } },
+  additionalProperties: false,
+} as const;
+
+const errorBody = {
+  type: 'object',
+  required: ['error', 'message'],
+  properties: { error: { type: 'string' }, message: { type: 'string' }, details: { type: 'object' } },
+  additionalProperties: false,
+} as const;
+
+const certificateStatus = {
+  type: 'object',
+  required: ['fingerprint', 'serial', 'creditCode', 'caId', 'subject', 'issuer', 'notBefore', 'notAfter', 'status', 'source', 'boundAt'],
+  properties: {
+    fingerprint: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    serial: { type: 'string', pattern: '^[0-9A-F]+$' },
+    creditCode: { type: 'string', pattern: '^[0-9A-HJ-NPQRTUWXY]{18}$' },
+    caId: { type: 'string' },
+    subject: { type: 'string' },
+    issuer: { type: 'string' },
+    notBefore: { type: 'string', format: 'date-time' },
+    notAfter: { type: 'string', format: 'date-time' },
+    status: { enum: ['active', 'revoked'] },
+    source: { enum: ['self', 'ca'] },
+    boundAt: { type: 'string', format: 'date-time' },
+    revokedAt: { type: 'string', format: 'date-time' },
+    revocationReason: { type: 'string' },
+    creditCodeFlagged: { type: 'boolean' },
+  },
+  additionalProperties: false,
+} as const;
+
+const importResult = {
+  type: 'object',
+  required: ['index', 'status'],
+  properties: {
+    index: { type: 'integer', minimum: 0 },
+    status: { enum: ['imported', 'already-present', 'rejected'] },
+    fingerprint: { type: 'string' },
+    serial: { type: 'string' },
+    creditCode: { type: 'string' },
+    enterpriseCreated: { type: 'boolean' },
+    creditCodeFlagged: { type: 'boolean' },
+    error,
+  },
+  additionalProperties: false,
+} as const;
+
+const revocationResult = {
+  type: 'object',
+  required: ['index', 'status'],
+  properties: {
+    index: { type: 'integer', minimum: 0 },
+    status: { enum: ['revoked', 'already-revoked', 'not-found', 'rejected'] },
+    fingerprint: { type: 'string' },
+    serial: { type: 'string' },
+    revokedAt: { type: 'string', format: 'date-time' },
+    error,
+  },
+  additionalProperties: false,
+} as const;
+
+const batchResponse = (result: object) => ({
+  type: 'object',
+  required: ['summary', 'results'],
+  properties: { summary: { type: 'object', additionalProperties: { type: 'integer' } }, results: { type: 'array', items: result } },
+  additionalProperties: false,
+});
+
+const errors = (...codes: string[]) =>
+  Object.fromEntries(codes.map((code) => [code, { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]));
+
+const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: true,
+  description: 'A key per batch (8 to 128 of A-Z a-z 0-9 . _ : -). Sending the same batch again with the same key returns the stored result.',
+  schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{8,128}$' },
+};
+
+export const CA_SYNC_OPENAPI = {
+  openapi: '3.1.0',
+  info: {
+    title: 'CA firm sync API',
+    version: '1',
+    description:
+      'CA firms push the certificates they issued, revocations and history. Authenticate with OAuth 2.0 client credentials using private_key_jwt (RFC 7523) at the token endpoint of this service, scope ca:sync. A client may act only on certificates that chain to its own CA profiles.',
+  },
+  security: [{ bearer: ['ca:sync'] }],
+  paths: {
+    '/api/ca/certificates': {
+      post: {
+        summary: 'Import issued certificates (batch, idempotent)',
+        parameters: [idempotencyKey],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['items'],
+                properties: {
+                  items: {
+                    type: 'array',
+                    minItems: 1,
+                    maxItems: 200,
+                    items: {
+                      type: 'object',
+                      required: ['certificate', 'creditCode'],
+                      properties: { certificate: { type: 'string' }, creditCode: { type: 'string' }, chain: { type: 'array', items: { type: 'string' } } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': { description: 'per-item results', content: { 'application/json': { schema: { $ref: '#/components/schemas/ImportResponse' } } } },
+          ...errors('400', '401', '403', '409', '422'),
+        },
+      },
+      get: {
+        summary: 'Find own certificates by serial number',
+        parameters: [{ name: 'serial', in: 'query', required: true, schema: { type: 'string' } }],
+        responses: {
+          '200': {
+            description: 'matching certificates',
+            content: {
+              'application/json': {
+                schema: { type: 'object', required: ['certificates'], properties: { certificates: { type: 'array', items: { $ref: '#/components/schemas/CertificateStatus' } } }, additionalProperties: false },
+              },
+            },
+          },
+          ...errors('400', '401', '403'),
+        },
+      },
+    },
+    '/api/ca/certificates/{fingerprint}': {
+      get: {
+        summary: 'Status of one certificate by SHA-256 fingerprint',
+        parameters: [{ name: 'fingerprint', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } }],
+        responses: {
+          '200': { description: 'status', content: { 'application/json': { schema: { $ref: '#/components/schemas/CertificateStatus' } } } },
+          ...errors('400', '401', '403', '404'),
+        },
+      },
+    },
+    '/api/ca/revocations': {
+      post: {
+        summary: 'Revocation notices (batch, idempotent)',
+        parameters: [idempotencyKey],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['items'],
+                properties: {
+                  items: {
+                    type: 'array',
+                    minItems: 1,
+                    maxItems: 200,
+                    items: {
+                      type: 'object',
+                      properties: { serial: { type: 'string' }, fingerprint: { type: 'string' }, reason: { type: 'string' }, revokedAt: { type: 'string', format: 'date-time' } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': { description: 'per-item results', content: { 'application/json': { schema: { $ref: '#/components/schemas/RevocationResponse' } } } },
+          ...errors('400', '401', '403', '409', '422'),
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    schemas: {
+      Error: errorBody,
+      CertificateStatus: certificateStatus,
+      ImportResponse: batchResponse(importResult),
+      RevocationResponse: batchResponse(revocationResult),
+    },
+  },
+} as const;

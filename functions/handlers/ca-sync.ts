@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { currentTrustStore } from '../db/ca-profiles.js';
+import { getBinding, type CertificateBinding } from '../db/certificates.js';
+import { dynamo, tableName } from '../db/client.js';
+import { commitWithEvents, type DomainEvent } from '../db/events.js';
+import { claimIdempotencyKey, completeIdempotencyKey } from '../db/idempotency.js';
+import { authenticate } from '../lib/auth.js';
+import { ApiError, badRequest, conflict, forbidden, notFound } from '../lib/errors.js';
+import { EVENT_TYPES } from '../lib/event-types.js';
+import { json, jsonBody, router, type HttpEvent, type Route } from '../lib/http.js';
+import { subjectNameHash } from '../pki/certificate.js';
+import { caFirmOf, importCertificates, MAX_BATCH_ITEMS, type CaFirm, type ImportItem } from '../services/ca-sync.js';
+import { REVOCATION_REASONS, revokeBinding, type RevocationReason } from '../services/revocation.js';
+import { CA_SYNC_OPENAPI } from './ca-sync-openapi.js';
+
+const SCOPE = 'ca:sync';
+
+async function firmOf(event: HttpEvent): Promise<CaFirm> {
+  return caFirmOf(await authenticate(event, SCOPE));
+}
+
+const audit = (event: DomainEvent) => commitWithEvents([], [event]).then(() => undefined);
+
+/** Refuse (403) and audit an attempt on a certificate of another CA. */
+async function denyForeign(firm: CaFirm, binding: CertificateBinding, action: string): Promise<never> {
+  await audit({
+    type: EVENT_TYPES.caSyncDenied,
+    caId: binding.caId,
+    data: { clientId: firm.clientId, caId: binding.caId, fingerprint: binding.fingerprint, serial: binding.serial, action },
+  });
+  throw forbidden('FORBIDDEN_CA', `certificate ${binding.fingerprint} was issued under CA profile "${binding.caId}", which client ${firm.clientId} does not manage`);
+}
+
+function statusView(binding: CertificateBinding) {
+  return {
+    fingerprint: binding.fingerprint,
+    serial: binding.serial,
+    creditCode: binding.creditCode,
+    caId: binding.caId,
+    subject: binding.subject,
+    issuer: binding.issuer,
+    notBefore: binding.notBefore,
+    notAfter: binding.notAfter,
+    status: binding.status,
+    source: binding.source,
+    boundAt: binding.boundAt,
+    ...(binding.revokedAt ? { revokedAt: binding.revokedAt, revocationReason: binding.revocationReason } : {}),
+    ...(binding.creditCodeFlagged ? { creditCodeFlagged: true } : {}),
+  };
+}
+
+/** Find the firm's bindings with `serial`, searching under each CA certificate of its own profiles. */
+async function bindingsBySerial(firm: CaFirm, serialInput: string): Promise<CertificateBinding[]> {
+  const serial = serialInput.replace(/^0x/i, '').replace(/^0+(?=.)/, '').toUpperCase();
+  if (!/^[0-9A-F]{1,64}$/.test(serial)) throw badRequest('FIELD_INVALID', `serial ${JSON.stringify(serialInput)} is not a hexadecimal serial number`, { field: 'serial' });
+  const store = await currentTrustStore();
+  const issuers = new Set<string>();
+  for (const entries of store.bySubject.values()) {
+    for (const entry of entries) if (firm.caProfiles.has(entry.profile.id)) issuers.add(subjectNameHash(entry.cert));
+  }
+  const found: CertificateBinding[] = [];
+  for (const issuer of issuers) {
+    const page = await dynamo().send(
+      new QueryCommand({ TableName: tableName(), IndexName: 'gsi2', KeyConditionExpression: 'gsi2pk = :pk', ExpressionAttributeValues: marshall({ ':pk': `SERIAL#${issuer}#${serial}` }) }),
+    );
+    for (const item of page.Items ?? []) {
+      const binding = unmarshall(item) as CertificateBinding;
+      if (firm.caProfiles.has(binding.caId)) found.push((await getBinding(binding.fingerprint))!);
+    }
+  }
+  return found;
+}
+
+function parseItems(body: Record<string, unknown>): unknown[] {
+  const items = body.items;
+  if (!Array.isArray(items)) throw badRequest('FIELD_MISSING', 'items is missing; send {"items": [...]}', { field: 'items' });
+  if (items.length === 0) throw badRequest('FIELD_INVALID', 'items is empty; send at least one item', { field: 'items' });
+  if (items.length > MAX_BATCH_ITEMS) throw badRequest('BATCH_TOO_LARGE', `items has ${items.length} entries; send at most ${MAX_BATCH_ITEMS} per request`, { field: 'items' });
+  return items;
+}
+
+function idempotencyKeyOf(event: HttpEvent): string {
+  const key = event.headers?.['idempotency-key'];
+  if (!key) throw badRequest('IDEMPOTENCY_KEY_MISSING', 'send an Idempotency-Key header (for example a UUID per batch) so that a resent batch is recognised');
+  if (!/^[A-Za-z0-9._:-]{8,128}$/.test(key)) throw badRequest('IDEMPOTENCY_KEY_INVALID', `Idempotency-Key ${JSON.stringify(key.slice(0, 40))} must be 8 to 128 letters, digits or . _ : -`);
+  return key;
+}
+
+/**
+ * Run a batch under its idempotency key: a finished batch sent again returns
+ * the stored result; a different body under the same key is rejected.
+ */
+async function idempotent(event: HttpEvent, firm: CaFirm, work: () => Promise<unknown>) {
+  const key = idempotencyKeyOf(event);
+  const hash = createHash('sha256').update(event.body ?? '').digest('hex');
+  const claim = await claimIdempotencyKey(firm.clientId, key, hash);
+  if (claim.state === 'completed') return json(200, claim.result, { 'idempotent-replayed': 'true' });
+  if (claim.state === 'mismatch') throw new ApiError(422, 'IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${key} was used for a different batch; use a new key for new content`);
+  if (claim.state === 'in-progress') throw conflict('BATCH_IN_PROGRESS', `the batch with Idempotency-Key ${key} is still being processed; retry in a few seconds`);
+  const result = await work();
+  await completeIdempotencyKey(firm.clientId, key, hash, result);
+  return json(200, result);
+}
+
+function summarize<T extends { status: string }>(results: T[]) {
+  const counts: Record<string, number> = {};
+  for (const result of results) counts[result.status] = (counts[result.status] ?? 0) + 1;
+  return counts;
+}
+
+const routes: Route[] = [
+  {
+    method: 'GET',
+    path: '/api/ca/openapi.json',
+    handler: async () => json(200, CA_SYNC_OPENAPI, { 'cache-control': 'public, max-age=300' }),
+  },
+  {
+    method: 'POST',
+    path: '/api/ca/certificates',
+    handler: async ({ event }) => {
+      const firm = await firmOf(event);
+      const items = parseItems(jsonBody(event)) as ImportItem[];
+      return idempotent(event, firm, async () => {
+        const results = await importCertificates(firm, items, audit);
+        return { summary: summarize(results), results };
+      });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/ca/certificates/{fingerprint}',
+    handler: async ({ event, params }) => {
+      const firm = await firmOf(event);
+      const fingerprint = params.fingerprint.toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(fingerprint)) throw badRequest('FIELD_INVALID', `fingerprint ${JSON.stringify(params.fingerprint)} is not a SHA-256 fingerprint (64 hex digits)`, { field: 'fingerprint' });
+      const binding = await getBinding(fingerprint);
+      if (!binding) throw notFound('CERTIFICATE_NOT_FOUND', `no certificate with fingerprint ${fingerprint} is known`);
+      if (!firm.caProfiles.has(binding.caId)) await denyForeign(firm, binding, 'status');
+      return json(200, statusView(binding));
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/ca/certificates',
+    handler: async ({ event }) => {
+      const firm = await firmOf(event);
+      const serial = event.queryStringParameters?.serial;
+      if (!serial) throw badRequest('FIELD_MISSING', 'serial is missing; query /api/ca/certificates?serial=<hex> or /api/ca/certificates/<fingerprint>', { field: 'serial' });
+      const bindings = await bindingsBySerial(firm, serial);
+      return json(200, { certificates: bindings.map(statusView) });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/ca/revocations',
+    handler: async ({ event }) => {
+      const firm = await firmOf(event);
+      const items = parseItems(jsonBody(event));
+      return idempotent(event, firm, async () => {
+        const results = [];
+        for (let index = 0; index < items.length; index += 1) results.push(await revokeItem(firm, items[index], index));
+        return { summary: summarize(results), results };
+      });
+    },
+  },
+];
+
+/** Apply one revocation notice {serial | fingerprint, reason, revokedAt}. */
+async function revokeItem(firm: CaFirm, raw: unknown, index: number) {
+  const item = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const fail = (code: string, message: string) => ({ index, status: 'rejected', error: { code, message } });
+  const reason = (item.reason ?? 'unspecified') as RevocationReason;
+  if (!REVOCATION_REASONS.includes(reason)) return fail('FIELD_INVALID', `reason ${JSON.stringify(item.reason)} is not an RFC 5280 reason; use one of ${REVOCATION_REASONS.join(', ')}`);
+  const revokedAt = item.revokedAt === undefined ? new Date() : new Date(String(item.revokedAt));
+  if (Number.isNaN(revokedAt.getTime())) return fail('FIELD_INVALID', `revokedAt ${JSON.stringify(item.revokedAt)} is not an ISO 8601 time`);
+  let bindings: CertificateBinding[];
+  if (typeof item.fingerprint === 'string') {
+    const binding = await getBinding(item.fingerprint.toLowerCase());
+    bindings = binding ? [binding] : [];
+  } else if (typeof item.serial === 'string') {
+    try {
+      bindings = await bindingsBySerial(firm, item.serial);
+    } catch (error) {
+      if (error instanceof ApiError) return fail(error.code, error.message);
+      throw error;
+    }
+  } else {
+    return fail('FIELD_MISSING', 'each notice needs serial (hex) or fingerprint (SHA-256 hex)');
+  }
+  if (bindings.length === 0) return { index, status: 'not-found', error: { code: 'CERTIFICATE_NOT_FOUND', message: `no bound certificate matches ${item.fingerprint ?? `serial ${item.serial}`} under this client's CA profiles` } };
+  if (bindings.length > 1) return fail('AMBIGUOUS_SERIAL', `serial ${item.serial} matches ${bindings.length} certificates of different issuing CAs; send the fingerprint instead`);
+  const binding = bindings[0];
+  if (!firm.caProfiles.has(binding.caId)) {
+    try {
+      await denyForeign(firm, binding, 'revoke');
+    } catch (error) {
+      return fail('FORBIDDEN_CA', (error as Error).message);
+    }
+  }
+  const outcome = await revokeBinding(binding.fingerprint, reason, revokedAt, `ca:${firm.clientId}`);
+  if (outcome.state === 'not-bound') return { index, status: 'not-found', error: { code: 'CERTIFICATE_NOT_FOUND', message: `certificate ${binding.fingerprint} is no longer bound` } };
+  return { index, status: outcome.state, fingerprint: binding.fingerprint, serial: binding.serial, revokedAt: outcome.binding.revokedAt };
+}
+
+/** Lambda entry point for the CA firm sync API (scope ca:sync). */
+export const handler = router(routes);

@@ -1,0 +1,320 @@
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import * as client from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { dynamo, tableName } from '../../functions/db/client.js';
+import { getEnterprise } from '../../functions/db/enterprises.js';
+import { defaultProfile } from '../../functions/pki/trust-store.js';
+import { saveCaProfile } from '../../functions/services/ca-profiles.js';
+import { savePlatformClient } from '../../functions/services/clients.js';
+import { CA_SYNC_OPENAPI } from '../../functions/handlers/ca-sync-openapi.js';
+import { CaFirmSession } from '../../infra/local/ca-client.js';
+import { certificateLogin, discoverPlatform, register, type Holder, type PlatformSettings } from '../../infra/local/journey.js';
+import { randomCreditCode, withWrongCheck } from '../helpers/codes.js';
+import { registerCaFirm } from '../helpers/clients.js';
+import { createRootCa, enterpriseHolder, tempDir, type TestCa } from '../helpers/pki.js';
+import { startTestService } from '../helpers/service.js';
+
+let service: Awaited<ReturnType<typeof startTestService>>;
+let caA: TestCa;
+let caB: TestCa;
+let firmA: CaFirmSession;
+let firmB: CaFirmSession;
+let counter = 0;
+
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+addFormats(ajv);
+ajv.addSchema({ ...CA_SYNC_OPENAPI, $id: 'openapi' } as object, 'openapi');
+
+/** Assert that a real response body matches the OpenAPI schema for it. */
+function expectSchema(name: string, body: unknown) {
+  const validate = ajv.getSchema(`openapi#/components/schemas/${name}`)!;
+  const valid = validate(body);
+  expect(validate.errors ?? []).toEqual([]);
+  expect(valid).toBe(true);
+}
+
+beforeAll(async () => {
+  service = await startTestService();
+  const dir = await tempDir();
+  caA = await createRootCa(`${dir}/a`, 'CA Firm A', 'ec');
+  caB = await createRootCa(`${dir}/b`, 'CA Firm B', 'rsa');
+  await saveCaProfile(defaultProfile('ca-a', 'CA Firm A', [caA.certPem]));
+  await saveCaProfile({ ...defaultProfile('ca-b', 'CA Firm B', [caB.certPem]), allowInvalidCheckCharacter: true });
+  const a = await registerCaFirm('firm-a', ['ca-a']);
+  const b = await registerCaFirm('firm-b', ['ca-b']);
+  firmA = await CaFirmSession.connect({ issuer: service.url, ...a });
+  firmB = await CaFirmSession.connect({ issuer: service.url, ...b });
+});
+afterAll(async () => {
+  await service?.stop();
+});
+
+async function issue(ca: TestCa, code: string, name = '历史证书企业'): Promise<Holder> {
+  counter += 1;
+  return enterpriseHolder(ca, `sync-${counter}`, code, { name, algorithm: ca.algorithm });
+}
+
+const key = () => `batch-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+
+describe('CA sync authentication', () => {
+  it('rejects a request without a token', async () => {
+    const response = await fetch(`${service.url}/api/ca/certificates`, { method: 'POST', body: '{}' });
+    expect(response.status).toBe(401);
+  });
+
+  it('rejects a platform token without the scope', async () => {
+    await savePlatformClient({ client_id: 'platform-x', client_secret: 'platform-x-secret-0123456789', client_name: 'X', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'feed:read' });
+    const configuration = await client.discovery(new URL(service.url), 'platform-x', undefined, client.ClientSecretBasic('platform-x-secret-0123456789'), { execute: [client.allowInsecureRequests] });
+    const token = await client.clientCredentialsGrant(configuration, { scope: 'feed:read' });
+    const response = await fetch(`${service.url}/api/ca/certificates?serial=01`, { headers: { authorization: `Bearer ${token.access_token}` } });
+    expect(response.status).toBe(403);
+    expect((await response.json()).error).toBe('INSUFFICIENT_SCOPE');
+  });
+
+  it('does not grant ca:sync to a platform client', async () => {
+    const configuration = await client.discovery(new URL(service.url), 'platform-x', undefined, client.ClientSecretBasic('platform-x-secret-0123456789'), { execute: [client.allowInsecureRequests] });
+    await expect(client.clientCredentialsGrant(configuration, { scope: 'ca:sync' })).rejects.toMatchObject({ error: 'invalid_scope' });
+  });
+});
+
+describe('CA sync import', () => {
+  it('imports and pre-fills an unregistered enterprise', async () => {
+    const code = randomCreditCode();
+    const holder = await issue(caA, code, 'CA预填企业');
+    const response = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    expect(response.status).toBe(200);
+    expectSchema('ImportResponse', response.body);
+    expect(response.body.results[0]).toMatchObject({ index: 0, status: 'imported', creditCode: code, enterpriseCreated: true });
+    const enterprise = await getEnterprise(code);
+    expect(enterprise).toMatchObject({ source: 'ca', status: 'verified', certifiedName: 'CA预填企业', detailsConfirmed: false });
+    expect(enterprise?.details).toBeUndefined();
+  });
+
+  it('reports each bad item and imports the rest', async () => {
+    const good = randomCreditCode();
+    const mismatched = randomCreditCode();
+    const holderGood = await issue(caA, good);
+    const holderMismatch = await issue(caA, mismatched);
+    const foreign = await issue(caB, randomCreditCode());
+    const response = await firmA.request(
+      'POST',
+      '/api/ca/certificates',
+      {
+        items: [
+          { certificate: holderGood.certPem, creditCode: good },
+          { certificate: holderMismatch.certPem, creditCode: randomCreditCode() },
+          { certificate: 'not a certificate', creditCode: good },
+          { certificate: foreign.certPem, creditCode: 'x' },
+          { creditCode: good },
+        ],
+      },
+      { 'idempotency-key': key() },
+    );
+    expect(response.status).toBe(200);
+    expectSchema('ImportResponse', response.body);
+    const [ok, mismatch, garbage, other, missing] = response.body.results;
+    expect(ok.status).toBe('imported');
+    expect(mismatch.error.code).toBe('CREDIT_CODE_MISMATCH');
+    expect(mismatch.error.message).toContain(mismatched);
+    expect(garbage.error.code).toBe('MALFORMED');
+    expect(other.error.code).toBe('FORBIDDEN_CA');
+    expect(missing.error.code).toBe('MALFORMED');
+    expect(response.body.summary).toEqual({ imported: 1, rejected: 4 });
+  });
+
+  it('audits an attempt on another CA', async () => {
+    const foreign = await issue(caB, randomCreditCode());
+    await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: foreign.certPem, creditCode: 'x' }] }, { 'idempotency-key': key() });
+    const audit = await dynamo().send(
+      new QueryCommand({ TableName: tableName(), IndexName: 'gsi2', KeyConditionExpression: 'gsi2pk = :pk', ExpressionAttributeValues: marshall({ ':pk': 'EVT#CA#ca-b' }) }),
+    );
+    const denied = (audit.Items ?? []).map((i) => unmarshall(i)).filter((e) => e.type.endsWith('ca-sync-denied'));
+    expect(denied.length).toBeGreaterThan(0);
+    expect(denied[0].data.clientId).toBe('firm-a');
+  });
+
+  it('replays a batch under the same key', async () => {
+    const code = randomCreditCode();
+    const holder = await issue(caA, code);
+    const body = { items: [{ certificate: holder.certPem, creditCode: code }] };
+    const idempotencyKey = key();
+    const first = await firmA.request('POST', '/api/ca/certificates', body, { 'idempotency-key': idempotencyKey });
+    const second = await firmA.request('POST', '/api/ca/certificates', body, { 'idempotency-key': idempotencyKey });
+    expect(second.status).toBe(200);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(second.body).toEqual(first.body);
+    const third = await firmA.request('POST', '/api/ca/certificates', body, { 'idempotency-key': key() });
+    expect(third.body.results[0].status).toBe('already-present');
+    expect((await getEnterprise(code))?.version).toBe(2);
+  });
+
+  it('rejects a reused key with another body', async () => {
+    const idempotencyKey = key();
+    const code = randomCreditCode();
+    const holder = await issue(caA, code);
+    await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': idempotencyKey });
+    const other = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }, { certificate: 'x', creditCode: code }] }, { 'idempotency-key': idempotencyKey });
+    expect(other.status).toBe(422);
+    expect(other.body.error).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
+  it('requires an idempotency key', async () => {
+    const response = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: 'x', creditCode: 'x' }] });
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe('IDEMPOTENCY_KEY_MISSING');
+  });
+
+  it('recovers from a crash mid-batch', async () => {
+    const holders = [];
+    for (let i = 0; i < 40; i += 1) {
+      const code = randomCreditCode();
+      holders.push({ code, holder: await issue(caA, code) });
+    }
+    const body = { items: holders.map(({ code, holder }) => ({ certificate: holder.certPem, creditCode: code })) };
+    const idempotencyKey = key();
+    // Fail the second transaction of the import, as a crash or timeout would.
+    let transactions = 0;
+    const crash = (next: any, context: any) => async (args: any) => {
+      if (context.commandName === 'TransactWriteItemsCommand' && ++transactions === 2) throw new Error('simulated crash');
+      return next(args);
+    };
+    dynamo().middlewareStack.add(crash, { step: 'initialize', name: 'crash' });
+    const crashed = await firmA.request('POST', '/api/ca/certificates', body, { 'idempotency-key': idempotencyKey });
+    dynamo().middlewareStack.remove('crash');
+    expect(crashed.status).toBe(500);
+    const committed = (await Promise.all(holders.map(({ code }) => getEnterprise(code)))).filter(Boolean).length;
+    expect(committed).toBeGreaterThan(0);
+    expect(committed).toBeLessThan(40);
+
+    const locked = await firmA.request('POST', '/api/ca/certificates', body, { 'idempotency-key': idempotencyKey });
+    expect(locked.status).toBe(409);
+    process.env.IDEMPOTENCY_LOCK_SECONDS = '1';
+    await new Promise((done) => setTimeout(done, 2100));
+    const resent = await firmA.request('POST', '/api/ca/certificates', body, { 'idempotency-key': idempotencyKey });
+    delete process.env.IDEMPOTENCY_LOCK_SECONDS;
+    expect(resent.status).toBe(200);
+    expect(resent.body.summary.imported + resent.body.summary['already-present']).toBe(40);
+    expect(resent.body.summary['already-present']).toBe(committed);
+    for (const { code } of holders) {
+      const enterprise = await getEnterprise(code);
+      expect(enterprise?.status).toBe('verified');
+      expect(enterprise?.version).toBe(2);
+    }
+  });
+
+  it('accepts a failing check character when the profile allows it', async () => {
+    const code = withWrongCheck(randomCreditCode());
+    const holder = await issue(caB, code);
+    const response = await firmB.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    expect(response.body.results[0]).toMatchObject({ status: 'imported', creditCodeFlagged: true });
+    const status = await firmB.request('GET', `/api/ca/certificates/${response.body.results[0].fingerprint}`);
+    expect(status.body.creditCodeFlagged).toBe(true);
+  });
+
+  it('rejects a failing check character otherwise', async () => {
+    const code = withWrongCheck(randomCreditCode());
+    const holder = await issue(caA, code);
+    const response = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    expect(response.body.results[0].error.code).toBe('CREDIT_CODE_INVALID');
+  });
+});
+
+describe('CA sync status and revocation', () => {
+  it('answers status by fingerprint and serial, own only', async () => {
+    const code = randomCreditCode();
+    const holder = await issue(caA, code);
+    const imported = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    const { fingerprint, serial } = imported.body.results[0];
+    const own = await firmA.request('GET', `/api/ca/certificates/${fingerprint}`);
+    expect(own.status).toBe(200);
+    expectSchema('CertificateStatus', own.body);
+    expect(own.body.status).toBe('active');
+    const bySerial = await firmA.request('GET', `/api/ca/certificates?serial=${serial}`);
+    expect(bySerial.body.certificates.map((c: { fingerprint: string }) => c.fingerprint)).toEqual([fingerprint]);
+    const foreign = await firmB.request('GET', `/api/ca/certificates/${fingerprint}`);
+    expect(foreign.status).toBe(403);
+    expect(foreign.body.error).toBe('FORBIDDEN_CA');
+    const foreignSerial = await firmB.request('GET', `/api/ca/certificates?serial=${serial}`);
+    expect(foreignSerial.body.certificates).toEqual([]);
+  });
+
+  it('revokes by serial and stops logins', async () => {
+    const code = randomCreditCode();
+    const holder = await issue(caA, code);
+    const imported = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    const platform: PlatformSettings = { issuer: service.url, clientId: 'platform-login', clientSecret: 'platform-login-secret-012345', redirectUri: 'https://p.example/cb' };
+    await savePlatformClient({ client_id: platform.clientId, client_secret: platform.clientSecret, client_name: 'P', redirect_uris: [platform.redirectUri] });
+    const configuration = await discoverPlatform(platform);
+    const before = await certificateLogin(configuration, platform, holder);
+    expect(before.claims.credit_code).toBe(code);
+
+    const revoked = await firmA.request('POST', '/api/ca/revocations', { items: [{ serial: imported.body.results[0].serial, reason: 'keyCompromise' }] }, { 'idempotency-key': key() });
+    expect(revoked.status).toBe(200);
+    expectSchema('RevocationResponse', revoked.body);
+    expect(revoked.body.results[0].status).toBe('revoked');
+    const again = await firmA.request('POST', '/api/ca/revocations', { items: [{ serial: imported.body.results[0].serial }] }, { 'idempotency-key': key() });
+    expect(again.body.results[0].status).toBe('already-revoked');
+    await expect(certificateLogin(configuration, platform, holder)).rejects.toMatchObject({ response: { error: 'BINDING_REVOKED' } });
+  });
+
+  it('refuses to revoke another CA’s certificate', async () => {
+    const code = randomCreditCode();
+    const holder = await issue(caA, code);
+    const imported = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    const attempt = await firmB.request('POST', '/api/ca/revocations', { items: [{ fingerprint: imported.body.results[0].fingerprint, reason: 'keyCompromise' }] }, { 'idempotency-key': key() });
+    expect(attempt.body.results[0].error.code).toBe('FORBIDDEN_CA');
+    const status = await firmA.request('GET', `/api/ca/certificates/${imported.body.results[0].fingerprint}`);
+    expect(status.body.status).toBe('active');
+  });
+
+  it('rejects an unknown revocation reason', async () => {
+    const response = await firmA.request('POST', '/api/ca/revocations', { items: [{ serial: '01', reason: 'bored' }] }, { 'idempotency-key': key() });
+    expect(response.body.results[0].error.code).toBe('FIELD_INVALID');
+  });
+});
+
+describe('pre-filled enterprise', () => {
+  it('is completed and confirmed by its owner', async () => {
+    const code = randomCreditCode();
+    const holder = await issue(caA, code, '预填后补全公司');
+    await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    const registered = await register(service.url, { creditCode: code, name: '预填后补全公司', legalRepresentative: '郑一', contact: { name: '王二', phone: '13600136000' } });
+    expect(registered.status).toBe(200);
+    expect(registered.body.completed).toBe(true);
+    expect(registered.body.detailsConfirmed).toBe(false);
+    const second = await register(service.url, { creditCode: code, name: '别人', legalRepresentative: 'x', contact: { name: 'y', phone: '13600136001' } });
+    expect(second.status).toBe(409);
+
+    const platform: PlatformSettings = { issuer: service.url, clientId: 'portal-like', clientSecret: 'portal-like-secret-0123456789', redirectUri: 'https://portal.example/cb' };
+    await savePlatformClient({ client_id: platform.clientId, client_secret: platform.clientSecret, client_name: 'Portal', redirect_uris: [platform.redirectUri] });
+    const { tokens } = await certificateLogin(await discoverPlatform(platform), platform, holder);
+    const confirmed = await fetch(`${service.url}/api/enterprises/${code}/details`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: '预填后补全公司', legalRepresentative: '郑一', contact: { name: '王二', phone: '13600136000' } }),
+    });
+    expect(confirmed.status).toBe(200);
+    const enterprise = await getEnterprise(code);
+    expect(enterprise?.detailsConfirmed).toBe(true);
+    expect(enterprise?.details?.legalRepresentative).toBe('郑一');
+  });
+});
+
+describe('CA sync OpenAPI', () => {
+  it('is served and parses as a schema', async () => {
+    const response = await fetch(`${service.url}/api/ca/openapi.json`);
+    expect(response.status).toBe(200);
+    const document = await response.json();
+    expect(document.openapi).toBe('3.1.0');
+    expect(Object.keys(document.paths)).toEqual(['/api/ca/certificates', '/api/ca/certificates/{fingerprint}', '/api/ca/revocations']);
+  });
+
+  it('describes the error bodies', async () => {
+    const response = await firmA.request('GET', '/api/ca/certificates/zz');
+    expect(response.status).toBe(400);
+    expectSchema('Error', response.body);
+  });
+});

@@ -1,5 +1,4 @@
-import Ajv2020 from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import { createRequire } from 'node:module';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
@@ -24,6 +23,10 @@ let firmA: CaFirmSession;
 let firmB: CaFirmSession;
 let counter = 0;
 
+// ajv and ajv-formats are CommonJS packages whose typings do not fit NodeNext ESM imports.
+const require = createRequire(import.meta.url);
+const Ajv2020 = require('ajv/dist/2020.js');
+const addFormats = require('ajv-formats');
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats(ajv);
 ajv.addSchema({ ...CA_SYNC_OPENAPI, $id: 'openapi' } as object, 'openapi');

@@ -1,0 +1,100 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getBinding } from '../../functions/db/certificates.js';
+import { fingerprint } from '../../functions/pki/certificate.js';
+import { parseCertificate } from '../../functions/pki/der.js';
+import { defaultProfile } from '../../functions/pki/trust-store.js';
+import { saveCaProfile } from '../../functions/services/ca-profiles.js';
+import { randomCreditCode } from '../helpers/codes.js';
+import { registerCaFirm } from '../helpers/clients.js';
+import { createRootCa, enterpriseHolder, tempDir, type TestCa } from '../helpers/pki.js';
+import { startTestService } from '../helpers/service.js';
+
+const run = promisify(execFile);
+
+let service: Awaited<ReturnType<typeof startTestService>>;
+let ca: TestCa;
+let work: string;
+let keyFile: string;
+const certs: string[] = [];
+
+beforeAll(async () => {
+  service = await startTestService();
+  work = await tempDir('tif-import-');
+  ca = await createRootCa(join(work, 'ca'), 'Import CA', 'ec');
+  await saveCaProfile(defaultProfile('import-ca', 'Import CA', [ca.certPem]));
+  const firm = await registerCaFirm('import-firm', ['import-ca']);
+  keyFile = join(work, 'firm.key');
+  await writeFile(keyFile, firm.privateKeyPem);
+  for (let i = 0; i < 7; i += 1) certs.push((await enterpriseHolder(ca, `hist-${i}`, randomCreditCode())).certPem);
+});
+afterAll(async () => {
+  await service?.stop();
+});
+
+async function importCli(args: string[]) {
+  try {
+    const { stdout, stderr } = await run('npx', ['tsx', 'functions/cli/import.ts', '--issuer', service.url, '--client-id', 'import-firm', '--key', keyFile, '--quiet', ...args], { cwd: process.cwd() });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('import CLI', () => {
+  it('imports bundles, folders and CSV', async () => {
+    const bundle = join(work, 'bundle.pem');
+    await writeFile(bundle, certs.slice(0, 3).join('\n'));
+    const folder = join(work, 'folder');
+    await mkdir(folder);
+    const der = Buffer.from(certs[3].replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    await writeFile(join(folder, 'a.der'), der);
+    await writeFile(join(folder, 'b.pem'), certs[4]);
+    await writeFile(join(folder, 'broken.pem'), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+    const csv = join(work, 'list.csv');
+    const code5 = /serialNumber=([0-9A-Z]{18})/.exec((await import('../../functions/pki/certificate.js')).nameToString(parseCertificate(certs[5]).subject))![1];
+    await writeFile(csv, `certificate,creditCode\n"${certs[5]}",${code5}\n"${certs[6]}",${randomCreditCode()}\n`);
+    const rejects = join(work, 'rejects.csv');
+    const result = await importCli(['--batch', '2', '--state', join(work, 'state.json'), '--rejects', rejects, bundle, folder, csv]);
+    expect(result.stderr).not.toContain('import failed');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/certificates read\s+8/);
+    expect(result.stdout).toMatch(/imported\s+6/);
+    expect(result.stdout).toMatch(/rejected\s+2 \(/);
+    expect(result.stdout).toContain('CREDIT_CODE_MISMATCH: 1');
+    const listed = await readFile(rejects, 'utf8');
+    expect(listed).toContain('broken.pem');
+    expect(listed).toContain('list.csv:3');
+    for (const pem of certs.slice(0, 6)) expect((await getBinding(fingerprint(parseCertificate(pem))))?.source).toBe('ca');
+  });
+
+  it('resumes without resending finished batches', async () => {
+    const bundle = join(work, 'resume.pem');
+    const fresh = [];
+    for (let i = 0; i < 4; i += 1) fresh.push((await enterpriseHolder(ca, `resume-${i}`, randomCreditCode())).certPem);
+    await writeFile(bundle, fresh.join('\n'));
+    const state = join(work, 'resume-state.json');
+    const first = await importCli(['--batch', '2', '--state', state, '--rejects', join(work, 'r1.csv'), bundle]);
+    expect(first.stdout).toMatch(/imported\s+4/);
+    // Pretend the run was interrupted after its first batch.
+    const saved = JSON.parse(await readFile(state, 'utf8'));
+    await writeFile(state, JSON.stringify({ ...saved, done: [0] }));
+    const resumed = await importCli(['--batch', '2', '--state', state, '--rejects', join(work, 'r2.csv'), bundle]);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/imported\s+2/);
+    expect(resumed.stdout).toMatch(/already present\s+0/);
+    // Another batch size makes other idempotency keys, so the service checks each certificate again.
+    const again = await importCli(['--batch', '4', '--state', join(work, 'other-state.json'), '--rejects', join(work, 'r3.csv'), bundle]);
+    expect(again.stdout).toMatch(/already present\s+4/);
+  });
+
+  it('explains missing arguments', async () => {
+    const result = await run('npx', ['tsx', 'functions/cli/import.ts', 'x.pem']).catch((error) => error);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('missing --issuer');
+  });
+});

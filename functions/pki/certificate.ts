@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as pkijs from 'pkijs';
-import { toBytes } from './der.js';
+import { derOf, toBytes } from './der.js';
 
 /** Attribute type OIDs and their usual short names, for printing distinguished names. */
 export const NAME_ATTRIBUTES: Record<string, string> = {
@@ -40,29 +40,34 @@ export function nameToString(name: pkijs.RelativeDistinguishedNames): string {
 export const sha256Hex = (bytes: Uint8Array | ArrayBuffer) => createHash('sha256').update(toBytes(bytes)).digest('hex');
 
 export function certificateDer(cert: pkijs.Certificate): Uint8Array {
-  return new Uint8Array(cert.toSchema(true).toBER(false));
+  return derOf(cert) ?? new Uint8Array(cert.toSchema(true).toBER(false));
 }
 
-export function fingerprint(cert: pkijs.Certificate): string {
-  return sha256Hex(certificateDer(cert));
+/** Memoise a per-certificate value; certificates are never changed after parsing. */
+function memo(compute: (cert: pkijs.Certificate) => string): (cert: pkijs.Certificate) => string {
+  const cache = new WeakMap<pkijs.Certificate, string>();
+  return (cert) => {
+    let value = cache.get(cert);
+    if (value === undefined) {
+      value = compute(cert);
+      cache.set(cert, value);
+    }
+    return value;
+  };
 }
+
+export const fingerprint = memo((cert) => sha256Hex(certificateDer(cert)));
 
 /** SHA-256 of the DER SubjectPublicKeyInfo: how trust anchors are identified. */
-export function spkiHash(cert: pkijs.Certificate): string {
-  return sha256Hex(cert.subjectPublicKeyInfo.toSchema().toBER(false));
-}
+export const spkiHash = memo((cert) => sha256Hex(cert.subjectPublicKeyInfo.toSchema().toBER(false)));
 
 export function serialHex(cert: pkijs.Certificate): string {
   return Buffer.from(cert.serialNumber.valueBlock.valueHexView).toString('hex').replace(/^(00)+(?=.)/, '').toUpperCase();
 }
 
-export function issuerNameHash(cert: pkijs.Certificate): string {
-  return sha256Hex(cert.issuer.toSchema().toBER(false));
-}
+export const issuerNameHash = memo((cert) => sha256Hex(cert.issuer.toSchema().toBER(false)));
 
-export function subjectNameHash(cert: pkijs.Certificate): string {
-  return sha256Hex(cert.subject.toSchema().toBER(false));
-}
+export const subjectNameHash = memo((cert) => sha256Hex(cert.subject.toSchema().toBER(false)));
 
 export function extension(cert: pkijs.Certificate, oid: string): pkijs.Extension | undefined {
   return cert.extensions?.find((ext) => ext.extnID === oid);

@@ -9,6 +9,13 @@ export class MalformedInput extends Error {
   }
 }
 
+/** The exact bytes each parsed certificate came from, so hashes need no re-encoding. */
+const originalDer = new WeakMap<pkijs.Certificate, Uint8Array>();
+
+export function derOf(cert: pkijs.Certificate): Uint8Array | undefined {
+  return originalDer.get(cert);
+}
+
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 
 /**
@@ -20,7 +27,9 @@ export function parseCertificate(input: string | Uint8Array, what = 'certificate
   const der = typeof input === 'string' ? decodeText(input, what) : input;
   const schema = parseSingleDer(der, what);
   try {
-    return new pkijs.Certificate({ schema });
+    const cert = new pkijs.Certificate({ schema });
+    originalDer.set(cert, new Uint8Array(der));
+    return cert;
   } catch (error) {
     throw new MalformedInput(what, `not an X.509 certificate (${(error as Error).message})`);
   }

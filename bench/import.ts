@@ -1,0 +1,165 @@
+/**
+ * Import N generated certificates (several CAs, RSA and ECDSA mixed) through
+ * the import CLI into DynamoDB Local in memory, next to a raw BatchWriteItem of
+ * the same number of items of the same size into the same DynamoDB Local.
+ *
+ *   npx tsx bench/import.ts [count]      (default 130000)
+ *
+ * Certificates are generated once with pkijs and WebCrypto and cached in
+ * bench/results/ (git-ignored); leaves of one CA share a key pair, which does
+ * not change the work the service does (every leaf signature is verified).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { BatchWriteItemCommand, CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { dynamo } from '../functions/db/client.js';
+import { creditCodeCheckCharacter, CREDIT_CODE_ALPHABET } from '../functions/lib/credit-code.js';
+import { certificatePem } from '../functions/pki/pem.js';
+import { defaultProfile } from '../functions/pki/trust-store.js';
+import { saveCaProfile } from '../functions/services/ca-profiles.js';
+import { savePlatformClient } from '../functions/services/clients.js';
+import { startLocalService } from '../infra/local/service.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { exportJWK } from 'jose';
+
+const run = promisify(execFile);
+const count = Number(process.argv[2] ?? 130_000);
+process.env.LOG_LEVEL = 'error';
+
+type Algorithm = 'ec' | 'rsa';
+const CAS: { id: string; algorithm: Algorithm; share: number }[] = [
+  { id: 'bench-ec-1', algorithm: 'ec', share: 0.35 },
+  { id: 'bench-ec-2', algorithm: 'ec', share: 0.3 },
+  { id: 'bench-rsa', algorithm: 'rsa', share: 0.35 },
+];
+
+const cacheDir = join('bench', 'results', `import-${count}`);
+const bundlePath = join(cacheDir, 'certificates.csv');
+if (!existsSync(bundlePath)) await generate();
+const cas = JSON.parse(await readFile(join(cacheDir, 'cas.json'), 'utf8')) as { id: string; pem: string }[];
+
+const work = await mkdtemp(join(tmpdir(), 'tif-bench-import-'));
+const service = await startLocalService({ keysFile: join(work, 'keys.json'), port: 0 });
+for (const ca of cas) await saveCaProfile(defaultProfile(ca.id, ca.id, [ca.pem]));
+const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+await savePlatformClient({
+  client_id: 'bench-firm',
+  client_name: 'bench',
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  token_endpoint_auth_method: 'private_key_jwt',
+  jwks: { keys: [{ ...(await exportJWK(publicKey)), alg: 'ES256' }] },
+  scope: 'ca:sync',
+  ca_profiles: cas.map((c) => c.id),
+});
+const keyFile = join(work, 'firm.key');
+await writeFile(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+
+const started = performance.now();
+const cli = run('npx', ['tsx', 'functions/cli/import.ts', '--issuer', service.url, '--client-id', 'bench-firm', '--key', keyFile, '--quiet', '--concurrency', process.env.IMPORT_CONCURRENCY ?? '4', '--state', join(work, 'state.json'), '--rejects', join(work, 'rejects.csv'), bundlePath], { maxBuffer: 10 * 1024 * 1024 });
+const { stdout } = await cli;
+const importSeconds = (performance.now() - started) / 1000;
+process.stdout.write(stdout);
+
+// Raw baseline: the same number of items, padded to the size of a stored binding, 25 per BatchWriteItem.
+await dynamo().send(
+  new CreateTableCommand({
+    TableName: 'raw-baseline',
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+  }),
+);
+const payload = 'x'.repeat(1500);
+const rawStarted = performance.now();
+const batches: number[][] = [];
+for (let i = 0; i < count; i += 25) batches.push(Array.from({ length: Math.min(25, count - i) }, (_, j) => i + j));
+let nextBatch = 0;
+await Promise.all(
+  Array.from({ length: 4 }, async () => {
+    while (nextBatch < batches.length) {
+      const batch = batches[nextBatch++];
+      let requests = batch.map((n) => ({ PutRequest: { Item: { pk: { S: `CERT#${n}` }, sk: { S: 'CERT' }, pem: { S: payload } } } }));
+      while (requests.length) {
+        const result = await dynamo().send(new BatchWriteItemCommand({ RequestItems: { 'raw-baseline': requests } }));
+        requests = (result.UnprocessedItems?.['raw-baseline'] ?? []) as typeof requests;
+      }
+    }
+  }),
+);
+const rawSeconds = (performance.now() - rawStarted) / 1000;
+console.log(`\ncertificates            ${count}`);
+console.log(`import through CLI      ${importSeconds.toFixed(1)} s   ${(count / importSeconds).toFixed(0)} items/s`);
+console.log(`raw BatchWriteItem      ${rawSeconds.toFixed(1)} s   ${(count / rawSeconds).toFixed(0)} items/s`);
+console.log(`import rate / raw rate  ${((count / importSeconds) / (count / rawSeconds)).toFixed(2)}`);
+await service.stop();
+process.exit(0);
+
+async function generate(): Promise<void> {
+  await mkdir(cacheDir, { recursive: true });
+  const rows = ['certificate,creditCode'];
+  const casOut: { id: string; pem: string }[] = [];
+  let produced = 0;
+  for (const [index, ca] of CAS.entries()) {
+    const params = ca.algorithm === 'ec' ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+    const caKeys = (await crypto.subtle.generateKey(params, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const leafKeys = (await crypto.subtle.generateKey(params, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const caName = `Bench CA ${index + 1}`;
+    const caCert = await makeCertificate({ subject: caName, issuer: caName, serial: 1, publicKey: caKeys.publicKey, signingKey: caKeys.privateKey, isCa: true });
+    casOut.push({ id: ca.id, pem: certificatePem(caCert) });
+    const share = index === CAS.length - 1 ? count - produced : Math.round(count * ca.share);
+    for (let i = 0; i < share; i += 1) {
+      const code = creditCode(produced + i);
+      const leaf = await makeCertificate({ subject: `企业${produced + i}`, creditCode: code, issuer: caName, serial: 1000 + i, publicKey: leafKeys.publicKey, signingKey: caKeys.privateKey, isCa: false });
+      rows.push(`"${certificatePem(leaf).trim()}",${code}`);
+      if ((produced + i) % 10000 === 0) process.stderr.write(`generated ${produced + i}\n`);
+    }
+    produced += share;
+  }
+  await writeFile(bundlePath, rows.join('\n') + '\n');
+  await writeFile(join(cacheDir, 'cas.json'), JSON.stringify(casOut));
+}
+
+function creditCode(n: number): string {
+  let body = '91440300';
+  let rest = n;
+  for (let i = 0; i < 9; i += 1) {
+    body += CREDIT_CODE_ALPHABET[rest % 31];
+    rest = Math.floor(rest / 31);
+  }
+  return body + creditCodeCheckCharacter(body);
+}
+
+async function makeCertificate(options: { subject: string; issuer: string; creditCode?: string; serial: number; publicKey: CryptoKey; signingKey: CryptoKey; isCa: boolean }): Promise<pkijs.Certificate> {
+  const cert = new pkijs.Certificate();
+  cert.version = 2;
+  cert.serialNumber = new asn1js.Integer({ value: options.serial });
+  const name = (cn: string, code?: string) => {
+    const rdn = new pkijs.RelativeDistinguishedNames();
+    rdn.typesAndValues.push(new pkijs.AttributeTypeAndValue({ type: '2.5.4.6', value: new asn1js.PrintableString({ value: 'CN' }) }));
+    rdn.typesAndValues.push(new pkijs.AttributeTypeAndValue({ type: '2.5.4.10', value: new asn1js.Utf8String({ value: cn }) }));
+    if (code) rdn.typesAndValues.push(new pkijs.AttributeTypeAndValue({ type: '2.5.4.5', value: new asn1js.PrintableString({ value: code }) }));
+    rdn.typesAndValues.push(new pkijs.AttributeTypeAndValue({ type: '2.5.4.3', value: new asn1js.Utf8String({ value: cn }) }));
+    return rdn;
+  };
+  cert.subject = name(options.subject, options.creditCode);
+  cert.issuer = name(options.issuer);
+  cert.notBefore.value = new Date(Date.now() - 24 * 3600 * 1000);
+  cert.notAfter.value = new Date(Date.now() + 365 * 24 * 3600 * 1000);
+  await cert.subjectPublicKeyInfo.importKey(options.publicKey);
+  const basic = new pkijs.BasicConstraints({ cA: options.isCa });
+  const usage = new asn1js.BitString({ valueHex: new Uint8Array([options.isCa ? 0x06 : 0xc0]).buffer, unusedBits: options.isCa ? 1 : 6 });
+  cert.extensions = [
+    new pkijs.Extension({ extnID: '2.5.29.19', critical: true, extnValue: basic.toSchema().toBER(false), parsedValue: basic }),
+    new pkijs.Extension({ extnID: '2.5.29.15', critical: true, extnValue: usage.toBER(false) }),
+  ];
+  await cert.sign(options.signingKey, 'SHA-256');
+  return cert;
+}

@@ -48,6 +48,13 @@ export const DEFAULT_CERTIFICATE: NagAcknowledgement = {
     'With a domain the distribution uses TLSv1.2_2021. Production stages must set a domain.',
 };
 
+export const STREAM_LISTING: NagAcknowledgement = {
+  rule: 'AwsSolutions-IAM5[Resource::*]',
+  reason:
+    'dynamodb:ListStreams has no resource-level permissions, so IAM only accepts "*" for it; the read actions ' +
+    '(DescribeStream, GetRecords, GetShardIterator) are limited to the table stream ARN.',
+};
+
 function acknowledge(construct: IConstruct, item: NagAcknowledgement): void {
   Validations.of(construct).acknowledge({ id: `AwsSolutions::${item.rule}`, reason: item.reason });
 }
@@ -62,6 +69,7 @@ export function suppressExplainedFindings(_edge: EdgeStack, service: ServiceStac
     if (construct instanceof HttpRoute) acknowledge(construct, ROUTE_AUTHORIZATION);
     if (construct instanceof NodejsFunction) acknowledge(construct, LAMBDA_RUNTIME);
   }
+  for (const fn of service.streamConsumers) acknowledge(fn.role!, STREAM_LISTING);
   acknowledge(service.node.findChild('ProviderKeys'), KEY_ROTATION);
   acknowledge(service.node.findChild('StreamFailures'), DEAD_LETTER_QUEUE);
   acknowledge(service.node.findChild('JobFailures'), DEAD_LETTER_QUEUE);

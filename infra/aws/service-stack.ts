@@ -61,6 +61,8 @@ export interface ServiceStackProps extends StackProps {
 export class ServiceStack extends Stack {
   readonly table: Table;
   readonly functions = new Map<string, NodejsFunction>();
+  /** Functions triggered by the table stream. */
+  readonly streamConsumers: NodejsFunction[] = [];
   readonly queues = new Map<QueueName, Queue>();
   readonly api: HttpApi;
   readonly distribution: Distribution;
@@ -157,6 +159,7 @@ export class ServiceStack extends Stack {
             targets: [new LambdaFunction(fn, { deadLetterQueue: jobFailures, retryAttempts: 2 })],
           });
         } else if (trigger.kind === 'tableStream') {
+          this.streamConsumers.push(fn);
           fn.addEventSource(
             new DynamoEventSource(this.table, {
               startingPosition: StartingPosition.TRIM_HORIZON,

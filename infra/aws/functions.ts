@@ -27,7 +27,7 @@ export interface HttpRoute {
   throttle?: ThrottleName;
 }
 
-/** What invokes a function. A function may have several triggers. */
+/** Event source that invokes a function. A function may have several triggers. */
 export type Trigger =
   | { kind: 'http'; routes: HttpRoute[] }
   | { kind: 'schedule'; schedule: ScheduleName }
@@ -56,10 +56,10 @@ export interface FunctionEntry {
 
 /**
  * Every function of the service, one declarative entry each. Adding a function
- * means adding an entry here: the stack creates its role, log group, triggers
- * and table permissions from it, the build script bundles it, and the infra
- * tests check that the granted table actions match the DynamoDB commands its
- * code contains. Entries whose file does not exist yet are skipped (see
+ * means adding an entry here. The stack creates its role, log group, triggers
+ * and table permissions from the entry, and the build script bundles it. The
+ * infra tests check that the granted table actions match the DynamoDB commands
+ * in its code. Entries whose file does not exist yet are skipped (see
  * `deployableFunctions`), so they can be listed before their handler lands.
  */
 export const FUNCTIONS: FunctionEntry[] = [
@@ -146,7 +146,7 @@ export const FUNCTIONS: FunctionEntry[] = [
   },
 ];
 
-/** Repository root: the folder that holds package.json and cdk.json. */
+/** Repository root: the folder that contains package.json and cdk.json. */
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
 /** The entries whose handler file exists in `root`; the others are not deployed yet. */

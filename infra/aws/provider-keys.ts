@@ -29,10 +29,10 @@ const isEmpty = (keys: StoredKeys) => keys.jwks.keys.length === 0 && keys.cookie
 /** Apply one rotation step to a key set and return the new set; throws when the step does not fit the current state. */
 export async function applyKeyCommand(command: Exclude<KeyCommand, 'show'>, current: StoredKeys): Promise<StoredKeys> {
   if (command === 'init') {
-    if (!isEmpty(current)) throw new Error('the secret already holds keys; use stage, promote and retire to rotate them');
+    if (!isEmpty(current)) throw new Error('the secret already contains keys; use stage, promote and retire to rotate them');
     return { ...(await generateProviderKeys()), staged: 0 };
   }
-  if (isEmpty(current)) throw new Error(`the secret holds no keys yet; run init before ${command}`);
+  if (isEmpty(current)) throw new Error(`the secret contains no keys yet; run init before ${command}`);
   if (command === 'stage') {
     if (current.staged) throw new Error('new keys are already staged; run promote (or retire after promote) first');
     const fresh = await generateProviderKeys();

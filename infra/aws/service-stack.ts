@@ -84,8 +84,8 @@ export class ServiceStack extends Stack {
     this.table = this.createTable(removalPolicy);
     const providerKeys = new Secret(this, 'ProviderKeys', {
       description: 'OIDC token signing keys (JWKS) and cookie keys; set with the keys script, see docs/deploy.md',
-      // An empty key set: the provider refuses to start until the keys script
-      // stores real keys, so no placeholder key can ever sign a token.
+      // An empty key set: the OIDC function fails every request until the keys
+      // script stores real keys, so no placeholder key can ever sign a token.
       secretStringValue: SecretValue.unsafePlainText(JSON.stringify({ jwks: { keys: [] }, cookieKeys: [] })),
       removalPolicy,
     });

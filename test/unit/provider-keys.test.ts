@@ -12,9 +12,9 @@ describe('provider key rotation', () => {
     expect(keys.staged).toBe(0);
   });
 
-  it('init refuses to replace keys', async () => {
+  it('init rejects replacing keys', async () => {
     const keys = await applyKeyCommand('init', empty);
-    await expect(applyKeyCommand('init', keys)).rejects.toThrow(/already holds keys/);
+    await expect(applyKeyCommand('init', keys)).rejects.toThrow(/already contains keys/);
   });
 
   it('stage, promote and retire keep old keys until retire', async () => {

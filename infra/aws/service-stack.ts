@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { ApiMapping, CfnStage, HttpApi, HttpMethod, HttpRoute, HttpRouteKey, DomainName } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
@@ -86,7 +86,13 @@ export class ServiceStack extends Stack {
       description: 'OIDC token signing keys (JWKS) and cookie keys; set with the keys script, see docs/deploy.md',
       // An empty key set: the OIDC function fails every request until the keys
       // script stores real keys, so no placeholder key can ever sign a token.
-      secretStringValue: SecretValue.unsafePlainText(JSON.stringify({ jwks: { keys: [] }, cookieKeys: [] })),
+      // CloudFormation applies a generated value only when it creates the
+      // secret, unlike a literal SecretString, which every update of the
+      // resource would write back over the stored keys.
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ jwks: { keys: [] }, cookieKeys: [] }),
+        generateStringKey: 'unused',
+      },
       removalPolicy,
     });
 

@@ -176,6 +176,12 @@ describe('service stack', () => {
     }
   }, 60_000);
 
+  it('keys secret starts with an empty key set', () => {
+    const [, secret] = only(template, 'AWS::SecretsManager::Secret');
+    expect(secret.Properties.SecretString).toBeUndefined();
+    expect(JSON.parse(secret.Properties.GenerateSecretString.SecretStringTemplate)).toEqual({ jwks: { keys: [] }, cookieKeys: [] });
+  });
+
   it('deliveries queue has a dead-letter queue', () => {
     const queues = template.findResources('AWS::SQS::Queue');
     const withRedrive = Object.values(queues).filter((queue: any) => queue.Properties.RedrivePolicy);

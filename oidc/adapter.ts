@@ -10,6 +10,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { dynamo, tableName } from '../functions/db/client.js';
+import { oidcItemKey } from '../functions/db/oidc-items.js';
 
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
@@ -23,7 +24,7 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
  */
 export const CLIENT_CACHE_SECONDS = Number(process.env.CLIENT_CACHE_SECONDS ?? 10);
 const clientCache = new Map<string, { payload: AdapterPayload | undefined; until: number }>();
-const itemKey = (model: string, id: string) => ({ pk: `OIDC#${model}#${id}`, sk: 'OIDC' });
+const itemKey = oidcItemKey;
 
 /**
  * oidc-provider storage on DynamoDB. Every model lives in the service table

@@ -1,6 +1,6 @@
 import type { HttpEvent } from './http.js';
 import { ApiError } from './errors.js';
-import { DynamoDbAdapter } from '../../oidc/adapter.js';
+import { readOidcPayload } from '../db/oidc-items.js';
 
 /** Who called an API: a platform, CA firm or operator client (client credentials) or an enterprise user. */
 export interface Caller {
@@ -25,8 +25,7 @@ export async function authenticate(event: HttpEvent, requiredScope: string): Pro
     });
   }
   const token = match[1];
-  const payload =
-    (await new DynamoDbAdapter('ClientCredentials').find(token)) ?? (await new DynamoDbAdapter('AccessToken').find(token));
+  const payload = (await readOidcPayload('ClientCredentials', token)) ?? (await readOidcPayload('AccessToken', token));
   if (!payload || typeof payload.exp !== 'number' || payload.exp <= Math.floor(Date.now() / 1000)) {
     throw new ApiError(401, 'INVALID_TOKEN', 'the access token is unknown, expired or revoked; obtain a new one from the token endpoint');
   }

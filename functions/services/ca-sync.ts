@@ -17,7 +17,7 @@ import { MalformedInput, parseCertificate, parseCertificates } from '../pki/der.
 import { certificatePem } from '../pki/pem.js';
 import { CertificateRejected, REJECTION_TEXT } from '../pki/reasons.js';
 import { validatePath } from '../pki/validate.js';
-import { findPlatformClient } from './clients.js';
+import { readOidcPayload } from '../db/oidc-items.js';
 
 /** A CA firm client with the CA profiles whose certificates it may manage. */
 export interface CaFirm {
@@ -28,7 +28,7 @@ export interface CaFirm {
 /** Resolve the CA profiles a caller with the ca:sync scope may act for. */
 export async function caFirmOf(caller: Caller): Promise<CaFirm> {
   if (caller.kind !== 'client') throw forbidden('NOT_A_CA_CLIENT', 'only CA firm clients (client credentials) may use the CA sync API');
-  const client = await findPlatformClient(caller.clientId);
+  const client = await readOidcPayload('Client', caller.clientId);
   const profiles = Array.isArray(client?.ca_profiles) ? (client!.ca_profiles as string[]) : [];
   if (profiles.length === 0) {
     throw forbidden('NOT_A_CA_CLIENT', `client ${caller.clientId} is not linked to any CA profile; an operator must set its ca_profiles`);

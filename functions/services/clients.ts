@@ -1,5 +1,6 @@
 import type { AdapterPayload } from 'oidc-provider';
 import { DynamoDbAdapter } from '../../oidc/adapter.js';
+import { readOidcPayload } from '../db/oidc-items.js';
 
 export interface PlatformClient {
   client_id: string;
@@ -23,5 +24,5 @@ export async function savePlatformClient(client: PlatformClient): Promise<void> 
 }
 
 export async function findPlatformClient(clientId: string): Promise<PlatformClient | undefined> {
-  return (await new DynamoDbAdapter('Client').find(clientId)) as PlatformClient | undefined;
+  return (await readOidcPayload('Client', clientId)) as PlatformClient | undefined;
 }

@@ -16,5 +16,9 @@ export const EVENT_TYPES = {
   /** OpenID CAEP session revoked. */
   sessionRevoked: 'https://schemas.openid.net/secevent/caep/event-type/session-revoked',
   caStatusChanged: `${OWN}ca-status-changed`,
+  /** A CA profile was created or its settings changed (anchors, algorithms, revocation sources). */
+  caProfileChanged: `${OWN}ca-profile-changed`,
+  /** A CA firm or operator pushed a new CRL. */
+  crlPushed: `${OWN}crl-pushed`,
   login: `${OWN}login`,
 } as const;

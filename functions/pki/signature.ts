@@ -241,6 +241,16 @@ function verifySm2(key: Extract<PreparedKey, { kind: 'sm2' }>, data: Uint8Array,
   }
 }
 
+/** Key type and size, for the CA profile's key rules: RSA modulus bits, or the named curve OID. */
+export function publicKeyDetails(spki: pkijs.PublicKeyInfo): { type: 'rsa' | 'ec' | 'sm2' | 'dsa' | 'other'; bits?: number; curve?: string } {
+  const key = prepareKey(spki);
+  if (key.kind === 'sm2') return { type: 'sm2', curve: ALGORITHM_OID.sm2Curve };
+  if (key.type === 'rsa' || key.type === 'rsa-pss') return { type: 'rsa', bits: key.key.asymmetricKeyDetails?.modulusLength };
+  if (key.type === 'ec') return { type: 'ec', curve: key.curve };
+  if (key.type === 'dsa') return { type: 'dsa', bits: key.key.asymmetricKeyDetails?.modulusLength };
+  return { type: 'other' };
+}
+
 /** Drop cached keys (for benchmarks that measure a cold start). */
 export function clearKeyCache(): void {
   keyCache.clear();

@@ -7,6 +7,9 @@ import { verifyChallengeSignature, type SignatureFormat } from '../pki/challenge
 import { MalformedInput, base64ToBytes, parseCertificate, parseCertificates } from '../pki/der.js';
 import { CertificateRejected, REJECTION_TEXT } from '../pki/reasons.js';
 import { validatePath, type Usage, type ValidatedPath } from '../pki/validate.js';
+import { fingerprint, serialHex } from '../pki/certificate.js';
+import { markBindingRevoked } from './certificate-revocation.js';
+import { ServiceRevocationSource } from './revocation-source.js';
 
 /** A certificate, its optional chain and a signature over a challenge, as a client submits them. */
 export interface CertificateSubmission {
@@ -65,7 +68,7 @@ export interface ProvenCertificate {
  */
 export async function proveCertificate(
   submission: CertificateSubmission,
-  expected: { purpose: ChallengePurpose; context: string; usage: Usage },
+  expected: { purpose: ChallengePurpose; context: string; usage: Usage; actor?: string },
 ): Promise<ProvenCertificate> {
   const nonce = nonceOf(submission.challenge);
   if (!nonce) throw new CertificateRejected('CHALLENGE_INVALID', 'the challenge text is not one this service issued (no nonce line); request a new challenge');
@@ -102,8 +105,34 @@ export async function proveCertificate(
     throw error;
   }
 
-  const store = await currentTrustStore();
-  const validated = await validatePath(leaf, chain, store, { at: new Date(), usage: expected.usage });
-  await verifyChallengeSignature(leaf, new TextEncoder().encode(challenge.text), signature, submission.signatureFormat);
+  const validated = await validateForService(leaf, chain, expected.usage, { actor: expected.actor ?? `${expected.purpose}:${expected.context}` });
+  await verifyChallengeSignature(leaf, new TextEncoder().encode(challenge.text), signature, submission.signatureFormat, validated.profile.sm2SignerId);
   return { leaf, validated, challenge };
+}
+
+/**
+ * Validate a certificate path against the live trust store and revocation
+ * data, as binding, login and CA synchronisation do. When the leaf turns out to
+ * be revoked, its binding (if any) is marked revoked at once, with an event.
+ */
+export async function validateForService(
+  leaf: pkijs.Certificate,
+  chain: pkijs.Certificate[],
+  usage: Usage,
+  context: { actor: string; at?: Date },
+): Promise<ValidatedPath> {
+  const store = await currentTrustStore();
+  try {
+    return await validatePath(leaf, chain, store, {
+      at: context.at ?? new Date(),
+      usage,
+      revocation: new ServiceRevocationSource(store.version),
+      useIssuerCache: context.at === undefined,
+    });
+  } catch (error) {
+    if (error instanceof CertificateRejected && error.code === 'REVOKED' && error.certificate?.serial === serialHex(leaf)) {
+      await markBindingRevoked(fingerprint(leaf), { reason: error.message, source: 'crl', actor: context.actor });
+    }
+    throw error;
+  }
 }

@@ -54,7 +54,7 @@ describe('SM2 with SM3 (GM/T 0003.5 Annex A)', () => {
     expect(ok).toBe(true);
   });
 
-  it.each(vector.negative_cases.map((c: { name: string }) => [c.name, c]))('rejects variant: %s', (_name, variant) => {
+  it.each(vector.negative_cases.map((c: { name: string }) => [c.name, c] as [string, Record<string, string>]))('rejects variant: %s', (_name, variant) => {
     expect(verifyVector(variant as Record<string, string>)).toBe(false);
   });
 

@@ -129,6 +129,12 @@ export function checkCrl(cert: pkijs.Certificate, issuers: pkijs.Certificate[], 
   return { status: 'revoked', reason, revocationDate: entry.revocationDate.value, crl: parsed };
 }
 
+/** The first of `candidates` whose name is the CRL issuer and whose key signed the CRL with an allowed algorithm. */
+export function checkCrlSignature(parsed: ParsedCrl, candidates: pkijs.Certificate[], profile: CaProfile): pkijs.Certificate | undefined {
+  if (!profile.allowedSignatureAlgorithms.includes(parsed.crl.signatureAlgorithm.algorithmId)) return undefined;
+  return candidates.find((cert) => namesEqual(cert.subject, parsed.crl.issuer) && crlSignatureValid(parsed, cert, profile));
+}
+
 function crlSignatureValid(parsed: ParsedCrl, issuer: pkijs.Certificate, profile: CaProfile): boolean {
   const key = `${parsed.sha256}|${sha256Hex(issuer.subjectPublicKeyInfo.toSchema().toBER(false))}|${profile.sm2SignerId}`;
   const cached = verifiedSignatures.get(key);

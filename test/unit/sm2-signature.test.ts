@@ -54,8 +54,9 @@ describe('SM2 with SM3 (GM/T 0003.5 Annex A)', () => {
     expect(ok).toBe(true);
   });
 
-  it.each(vector.negative_cases.map((c: { name: string }) => [c.name, c] as [string, Record<string, string>]))('rejects variant: %s', (_name, variant) => {
-    expect(verifyVector(variant as Record<string, string>)).toBe(false);
+  const negativeCases: [string, Record<string, string>][] = vector.negative_cases.map((c: Record<string, string>) => [c.name, c]);
+  it.each(negativeCases)('rejects variant: %s', (_name, variant) => {
+    expect(verifyVector(variant)).toBe(false);
   });
 
   it('rejects trailing bytes after the DER signature', () => {
@@ -90,8 +91,8 @@ describe('real SM2 certificates', () => {
     expect(checks.length).toBeGreaterThan(15);
   });
 
-  it.each(checks.map((c) => [`${c.file} by ${c.issuer}: ${c.verdict}`, c]))('%s', async (_name, check) => {
-    const { file, issuer, verdict } = check as (typeof checks)[number];
+  it.each(checks.map((c) => [`${c.file} by ${c.issuer}: ${c.verdict}`, c] as const))('%s', async (_name, check) => {
+    const { file, issuer, verdict } = check;
     const cert = parseCertificate(readFileSync(join(SM2_DATA, file), 'utf8'));
     const issuerCert = parseCertificate(readFileSync(join(SM2_DATA, issuer), 'utf8'));
     const withDefaultId = await cert.verify(issuerCert, cryptoEngine('1234567812345678'));

@@ -77,8 +77,10 @@ export async function signCmsSm2(certPem: string, keyPem: string, text: string):
 /** The private scalar of an SM2 key as hex, read from its PKCS#8 PEM. */
 function sm2PrivateKeyHex(keyPem: string): string {
   const der = createPrivateKey(keyPem).export({ format: 'der', type: 'pkcs8' });
-  const pkcs8 = new pkijs.PrivateKeyInfo({ schema: asn1js.fromBER(new Uint8Array(der)).result });
-  const ecPrivateKey = asn1js.fromBER(pkcs8.privateKey.valueBlock.valueHexView).result as asn1js.Sequence;
+  // PrivateKeyInfo ::= SEQUENCE { version, privateKeyAlgorithm, privateKey OCTET STRING (an ECPrivateKey) }
+  const pkcs8 = asn1js.fromBER(new Uint8Array(der)).result as asn1js.Sequence;
+  const privateKey = pkcs8.valueBlock.value[2] as asn1js.OctetString;
+  const ecPrivateKey = asn1js.fromBER(privateKey.valueBlock.valueHexView).result as asn1js.Sequence;
   const scalar = (ecPrivateKey.valueBlock.value[1] as asn1js.OctetString).valueBlock.valueHexView;
   return Buffer.from(scalar).toString('hex').padStart(64, '0');
 }

@@ -118,6 +118,7 @@ export async function validatePath(leaf: pkijs.Certificate, supplied: pkijs.Cert
       return await checkCandidate(candidate, options, budget, store);
     } catch (error) {
       if (!(error instanceof CertificateRejected)) throw error;
+      error.path ??= candidate.path;
       firstFailure ??= error;
     }
   }

@@ -109,3 +109,26 @@ describe('real SM2 certificates', () => {
     }
   });
 });
+
+describe('real SM2 chain through path validation', () => {
+  const pem = (file: string) => readFileSync(join(SM2_DATA, file), 'utf8');
+  const validate = async (signerId: string) => {
+    const { TrustStore, defaultProfile } = await import('../../functions/pki/trust-store.js');
+    const { validatePath } = await import('../../functions/pki/validate.js');
+    const { StaticRevocationSource } = await import('../../functions/pki/revocation.js');
+    const profile = { ...defaultProfile('tongsuo', 'Tongsuo test root', [pem('tongsuo/008_284087551c1a.pem')]), sm2SignerId: signerId };
+    profile.revocation = { ...profile.revocation, failPolicy: 'open' as const };
+    const leaf = parseCertificate(pem('tongsuo/012_2680928939d7.pem'));
+    const chain = [parseCertificate(pem('tongsuo/009_ce47c534de91.pem'))];
+    return validatePath(leaf, chain, new TrustStore([profile], 1), { at: new Date('2024-06-01T00:00:00Z'), usage: 'path', revocation: new StaticRevocationSource([]) });
+  };
+
+  it('validates with the default signer ID', async () => {
+    const validated = await validate('1234567812345678');
+    expect(validated.path).toHaveLength(3);
+  });
+
+  it('fails when the profile sets the empty signer ID', async () => {
+    await expect(validate('')).rejects.toMatchObject({ code: 'PATH_INVALID' });
+  });
+});

@@ -43,13 +43,29 @@ export function certificateDer(cert: pkijs.Certificate): Uint8Array {
   return new Uint8Array(cert.toSchema(true).toBER(false));
 }
 
+/** Hashes computed once per parsed certificate object: path building asks for them many times. */
+const hashes = new WeakMap<pkijs.Certificate, { fingerprint?: string; spki?: string }>();
+
+function memo(cert: pkijs.Certificate): { fingerprint?: string; spki?: string } {
+  let entry = hashes.get(cert);
+  if (!entry) {
+    entry = {};
+    hashes.set(cert, entry);
+  }
+  return entry;
+}
+
 export function fingerprint(cert: pkijs.Certificate): string {
-  return sha256Hex(certificateDer(cert));
+  const entry = memo(cert);
+  entry.fingerprint ??= sha256Hex(certificateDer(cert));
+  return entry.fingerprint;
 }
 
 /** SHA-256 of the DER SubjectPublicKeyInfo: how trust anchors are identified. */
 export function spkiHash(cert: pkijs.Certificate): string {
-  return sha256Hex(cert.subjectPublicKeyInfo.toSchema().toBER(false));
+  const entry = memo(cert);
+  entry.spki ??= sha256Hex(cert.subjectPublicKeyInfo.toSchema().toBER(false));
+  return entry.spki;
 }
 
 export function serialHex(cert: pkijs.Certificate): string {

@@ -6,7 +6,18 @@ import type * as pkijs from 'pkijs';
  * collapsing inner spaces and case folding, whatever their string type;
  * other values compare by their DER bytes.
  */
+const keys = new WeakMap<pkijs.RelativeDistinguishedNames, string>();
+
 export function nameKey(name: pkijs.RelativeDistinguishedNames): string {
+  let key = keys.get(name);
+  if (key === undefined) {
+    key = computeNameKey(name);
+    keys.set(name, key);
+  }
+  return key;
+}
+
+function computeNameKey(name: pkijs.RelativeDistinguishedNames): string {
   return name.typesAndValues
     .map((tv) => {
       const block = (tv.value as { valueBlock?: { value?: unknown } }).valueBlock;

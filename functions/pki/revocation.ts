@@ -1,6 +1,6 @@
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { basicConstraints, extension, keyUsages, nameToString, OID, serialHex, sha256Hex } from './certificate.js';
+import { basicConstraints, extension, keyUsages, nameToString, OID, serialHex, sha256Hex, spkiHash } from './certificate.js';
 import { MalformedInput, base64ToBytes, parseSingleDer } from './der.js';
 import { nameKey, namesEqual } from './names.js';
 import { UnsupportedAlgorithm, verifySignature } from './signature.js';
@@ -136,7 +136,7 @@ export function checkCrlSignature(parsed: ParsedCrl, candidates: pkijs.Certifica
 }
 
 function crlSignatureValid(parsed: ParsedCrl, issuer: pkijs.Certificate, profile: CaProfile): boolean {
-  const key = `${parsed.sha256}|${sha256Hex(issuer.subjectPublicKeyInfo.toSchema().toBER(false))}|${profile.sm2SignerId}`;
+  const key = `${parsed.sha256}|${spkiHash(issuer)}|${profile.sm2SignerId}`;
   const cached = verifiedSignatures.get(key);
   if (cached !== undefined) return cached;
   let valid: boolean;
@@ -157,6 +157,11 @@ function crlSignatureValid(parsed: ParsedCrl, issuer: pkijs.Certificate, profile
   if (verifiedSignatures.size >= MAX_VERIFIED_SIGNATURES) verifiedSignatures.clear();
   verifiedSignatures.set(key, valid);
   return valid;
+}
+
+/** Forget verified CRL signatures (benchmarks of a cold start). */
+export function clearCrlSignatureCache(): void {
+  verifiedSignatures.clear();
 }
 
 /** Whether an issuingDistributionPoint limits the CRL to certificates other than `cert`. */

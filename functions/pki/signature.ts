@@ -89,7 +89,18 @@ export function spkiDer(spki: pkijs.PublicKeyInfo): Uint8Array {
   return new Uint8Array(spki.toSchema().toBER(false));
 }
 
+let keyByObject = new WeakMap<pkijs.PublicKeyInfo, PreparedKey>();
+
 function prepareKey(spki: pkijs.PublicKeyInfo): PreparedKey {
+  let prepared = keyByObject.get(spki);
+  if (!prepared) {
+    prepared = prepareKeyFromDer(spki);
+    keyByObject.set(spki, prepared);
+  }
+  return prepared;
+}
+
+function prepareKeyFromDer(spki: pkijs.PublicKeyInfo): PreparedKey {
   const der = spkiDer(spki);
   const cacheKey = Buffer.from(der).toString('base64');
   const cached = keyCache.get(cacheKey);
@@ -254,6 +265,7 @@ export function publicKeyDetails(spki: pkijs.PublicKeyInfo): { type: 'rsa' | 'ec
 /** Drop cached keys (for benchmarks that measure a cold start). */
 export function clearKeyCache(): void {
   keyCache.clear();
+  keyByObject = new WeakMap();
 }
 
 /**

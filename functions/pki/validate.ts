@@ -118,7 +118,8 @@ export async function validatePath(leaf: pkijs.Certificate, supplied: pkijs.Cert
       return await checkCandidate(candidate, options, budget, store);
     } catch (error) {
       if (!(error instanceof CertificateRejected)) throw error;
-      error.path ??= candidate.path;
+      // Not enumerable, so logging the error does not dump whole certificates.
+      if (!error.path) Object.defineProperty(error, 'path', { value: candidate.path, enumerable: false, writable: true });
       firstFailure ??= error;
     }
   }

@@ -43,7 +43,7 @@ export function certificateDer(cert: pkijs.Certificate): Uint8Array {
   return new Uint8Array(cert.toSchema(true).toBER(false));
 }
 
-/** Hashes computed once per parsed certificate object: path building asks for them many times. */
+/** Hashes computed once per parsed certificate object: path building requests them many times. */
 const hashes = new WeakMap<pkijs.Certificate, { fingerprint?: string; spki?: string }>();
 
 function memo(cert: pkijs.Certificate): { fingerprint?: string; spki?: string } {

@@ -73,7 +73,7 @@ function serialKey(serial: { valueBlock: { valueHexView: Uint8Array } }): string
 export type CrlVerdict =
   | { status: 'good'; nextUpdate: Date; crl: ParsedCrl }
   | { status: 'revoked'; reason: string; revocationDate: Date; crl: ParsedCrl }
-  /** The CRL does not apply to this certificate (scope) or cannot be trusted; `problem` says why. */
+  /** The CRL does not apply to this certificate (scope) or cannot be trusted, for the reason in `problem`. */
   | { status: 'unusable'; problem: string };
 
 const verifiedSignatures = new Map<string, boolean>();
@@ -129,7 +129,7 @@ export function checkCrl(cert: pkijs.Certificate, issuers: pkijs.Certificate[], 
   return { status: 'revoked', reason, revocationDate: entry.revocationDate.value, crl: parsed };
 }
 
-/** The first of `candidates` whose name is the CRL issuer and whose key signed the CRL with an allowed algorithm. */
+/** Find the first of `candidates` whose name is the CRL issuer and whose key signed the CRL with an allowed algorithm. */
 export function checkCrlSignature(parsed: ParsedCrl, candidates: pkijs.Certificate[], profile: CaProfile): pkijs.Certificate | undefined {
   if (!profile.allowedSignatureAlgorithms.includes(parsed.crl.signatureAlgorithm.algorithmId)) return undefined;
   return candidates.find((cert) => namesEqual(cert.subject, parsed.crl.issuer) && crlSignatureValid(parsed, cert, profile));
@@ -164,7 +164,7 @@ export function clearCrlSignatureCache(): void {
   verifiedSignatures.clear();
 }
 
-/** Whether an issuingDistributionPoint limits the CRL to certificates other than `cert`. */
+/** Explain why an issuingDistributionPoint excludes `cert` from the CRL, or return undefined when it covers it. */
 function scopeProblem(cert: pkijs.Certificate, crlIssuer: pkijs.RelativeDistinguishedNames, idpExtension: pkijs.Extension | undefined): string | undefined {
   if (!idpExtension) return undefined;
   const idp = idpExtension.parsedValue as pkijs.IssuingDistributionPoint | undefined;
@@ -190,7 +190,7 @@ function scopeProblem(cert: pkijs.Certificate, crlIssuer: pkijs.RelativeDistingu
   return undefined;
 }
 
-/** Whether the extension value (a SEQUENCE) holds an element with context tag [tag]. */
+/** Check whether the extension value (a SEQUENCE) contains an element with context tag [tag]. */
 function hasContextElement(ext: pkijs.Extension, tag: number): boolean {
   const parsed = asn1js.fromBER(ext.extnValue.valueBlock.valueHexView);
   const items = (parsed.result as asn1js.Sequence).valueBlock?.value;
@@ -221,7 +221,7 @@ export function crlUrls(cert: pkijs.Certificate): string[] {
     .map((name) => name.value as string);
 }
 
-/** Where a path's revocation data comes from: files, pushed CRLs, distribution points, OCSP. */
+/** Source of a path's revocation data: files, pushed CRLs, distribution points or OCSP. */
 export interface RevocationSource {
   /** CRLs that may cover `cert`, whose issuer is `issuer`. */
   crlsFor(cert: pkijs.Certificate, issuer: pkijs.Certificate, profile: CaProfile, at: Date): Promise<ParsedCrl[]>;
@@ -235,7 +235,7 @@ export type RevocationStatus =
   | { status: 'unknown'; problems: string[] };
 
 /**
- * Decide a certificate's status from every CRL and OCSP answer its source
+ * Decide a certificate's status from every CRL and OCSP response its source
  * offers. `issuers` are the certificate's issuer first, then other
  * certificates of the same CA (same name, validated in the same path) whose
  * key may sign its CRLs, as after a CA key rollover.

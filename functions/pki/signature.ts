@@ -160,7 +160,10 @@ export function verifySignature(check: SignatureCheck): boolean {
   if (!spec && (oid === ALGORITHM_OID.rsaEncryption || oid === ALGORITHM_OID.ecPublicKey)) {
     const digest = check.digestOid ? DIGEST_BY_OID[check.digestOid] : undefined;
     if (!digest) throw new UnsupportedAlgorithm(`digest algorithm ${check.digestOid ?? '(none)'} is not supported`);
-    spec = { digest, key: oid === ALGORITHM_OID.rsaEncryption ? 'rsa' : key.kind === 'sm2' ? 'sm2' : 'ec' };
+    let keyType: 'rsa' | 'ec' | 'sm2' = 'ec';
+    if (oid === ALGORITHM_OID.rsaEncryption) keyType = 'rsa';
+    else if (key.kind === 'sm2') keyType = 'sm2';
+    spec = { digest, key: keyType };
   }
   if (!spec) throw new UnsupportedAlgorithm(`signature algorithm ${oid} is not supported`);
   if (spec.key === 'sm2') {

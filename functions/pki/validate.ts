@@ -171,7 +171,7 @@ function buildCandidatePaths(leaf: pkijs.Certificate, supplied: pkijs.Certificat
   return paths;
 }
 
-/** Where both carry them, the child's authority key identifier must equal the issuer's subject key identifier. */
+/** Check that the child's authority key identifier equals the issuer's subject key identifier, where both carry one. */
 function keyIdentifiersMatch(child: pkijs.Certificate, issuer: pkijs.Certificate): boolean {
   const aki = extension(child, OID.authorityKeyIdentifier)?.parsedValue as pkijs.AuthorityKeyIdentifier | undefined;
   const ski = extension(issuer, OID.subjectKeyIdentifier)?.parsedValue as { valueBlock?: { valueHexView: Uint8Array } } | undefined;

@@ -46,7 +46,7 @@ const cas = JSON.parse(await readFile(join(cacheDir, 'cas.json'), 'utf8')) as { 
 
 const work = await mkdtemp(join(tmpdir(), 'tif-bench-import-'));
 const service = await startLocalService({ keysFile: join(work, 'keys.json'), port: 0 });
-for (const ca of cas) await saveCaProfile(defaultProfile(ca.id, ca.id, [ca.pem]));
+for (const ca of cas) await saveCaProfile({ ...defaultProfile(ca.id, ca.id, [ca.pem]), revocation: { useCrlDistributionPoints: false, crlUrls: [], failPolicy: 'open' } });
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 await savePlatformClient({
   client_id: 'bench-firm',

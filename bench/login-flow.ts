@@ -34,7 +34,7 @@ process.env.LOG_LEVEL = 'error';
 const tmp = await mkdtemp(join(tmpdir(), 'tif-bench-'));
 const service = await startLocalService({ keysFile: join(tmp, 'keys.json'), port: 0 });
 const ca = await createRootCa(join(tmp, 'ca'), 'Bench CA', 'ec');
-await saveCaProfile(defaultProfile('bench', 'Bench CA', [ca.certPem]));
+await saveCaProfile({ ...defaultProfile('bench', 'Bench CA', [ca.certPem]), revocation: { useCrlDistributionPoints: false, crlUrls: [], failPolicy: 'open' } });
 const creditCode = '914403001922038216';
 const issued = await issueCertificate(ca, { id: 'holder', subject: `/C=CN/O=Bench Co/serialNumber=${creditCode}/CN=Bench Co` });
 const holder = { certPem: issued.certPem, keyPem: issued.keyPem };

@@ -86,14 +86,19 @@ export function putCaProfile(profile: CaProfile, previousVersion: number | undef
         ExpressionAttributeValues: previousVersion === undefined ? undefined : marshall({ ':previous': previousVersion }),
       },
     },
-    {
-      Update: {
-        TableName: tableName(),
-        Key: marshall(TRUST_VERSION_KEY),
-        UpdateExpression: 'ADD #version :one',
-        ExpressionAttributeNames: { '#version': 'version' },
-        ExpressionAttributeValues: marshall({ ':one': 1 }),
-      },
-    },
+    bumpTrustVersion(),
   ];
+}
+
+/** Transaction item that bumps the trust version, so every instance reloads its trust store and drops validated issuers. */
+export function bumpTrustVersion(): TransactWriteItem {
+  return {
+    Update: {
+      TableName: tableName(),
+      Key: marshall(TRUST_VERSION_KEY),
+      UpdateExpression: 'ADD #version :one',
+      ExpressionAttributeNames: { '#version': 'version' },
+      ExpressionAttributeValues: marshall({ ':one': 1 }),
+    },
+  };
 }

@@ -18,5 +18,9 @@ export const EVENT_TYPES = {
   caStatusChanged: `${OWN}ca-status-changed`,
   /** A CA firm tried to act on a certificate outside its own CA profiles. */
   caSyncDenied: `${OWN}ca-sync-denied`,
+  /** A CA profile was created or its settings changed (anchors, algorithms, revocation sources). */
+  caProfileChanged: `${OWN}ca-profile-changed`,
+  /** A CA firm or operator pushed a new CRL. */
+  crlPushed: `${OWN}crl-pushed`,
   login: `${OWN}login`,
 } as const;

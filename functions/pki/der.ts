@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 
@@ -25,14 +26,33 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
  */
 export function parseCertificate(input: string | Uint8Array, what = 'certificate'): pkijs.Certificate {
   const der = typeof input === 'string' ? decodeText(input, what) : input;
+  const key = createHash('sha256').update(der).digest('base64');
+  const cached = parsedCertificates.get(key);
+  if (cached) return cached;
   const schema = parseSingleDer(der, what);
+  let cert: pkijs.Certificate;
   try {
-    const cert = new pkijs.Certificate({ schema });
+    cert = new pkijs.Certificate({ schema });
     originalDer.set(cert, new Uint8Array(der));
-    return cert;
   } catch (error) {
     throw new MalformedInput(what, `not an X.509 certificate (${(error as Error).message})`);
   }
+  if (parsedCertificates.size >= MAX_PARSED_CERTIFICATES) parsedCertificates.clear();
+  parsedCertificates.set(key, cert);
+  return cert;
+}
+
+/**
+ * Certificates parsed earlier, by the SHA-256 of their DER bytes: a bound
+ * certificate logs in again and again, and asn1js parsing costs more than
+ * verifying its signature. Callers must not modify the returned objects.
+ */
+const parsedCertificates = new Map<string, pkijs.Certificate>();
+const MAX_PARSED_CERTIFICATES = 4096;
+
+/** Forget parsed certificates (benchmarks of a cold start). */
+export function clearParsedCertificates(): void {
+  parsedCertificates.clear();
 }
 
 /** Decode every certificate in a PEM bundle (or a single base64/DER value). */

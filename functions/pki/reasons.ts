@@ -1,3 +1,5 @@
+import type * as pkijs from 'pkijs';
+
 /**
  * Stable rejection codes for certificate checks, with a plain-language
  * explanation in Chinese and English for the login page and the portal.
@@ -36,4 +38,7 @@ export class CertificateRejected extends Error {
     super(message);
     this.name = 'CertificateRejected';
   }
+
+  /** The candidate path (leaf first) that broke the rule, when path validation got that far. */
+  path?: pkijs.Certificate[];
 }

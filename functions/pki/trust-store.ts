@@ -1,6 +1,7 @@
 import type * as pkijs from 'pkijs';
 import { parseCertificates } from './der.js';
-import { spkiHash, subjectNameHash } from './certificate.js';
+import { spkiHash } from './certificate.js';
+import { nameKey } from './names.js';
 
 export type CaStatus = 'active' | 'suspended' | 'retired' | 'distrusted';
 
@@ -41,6 +42,8 @@ export interface CaProfile {
   creditCodePattern?: string;
   /** SM2 signer ID (GM/T 0009 default 1234567812345678); empty for CAs that sign without one. */
   sm2SignerId: string;
+  /** Accepted RSA modulus sizes in bits, anywhere in the path; 2048 to 4096 when absent. */
+  rsaKeyBits?: { min: number; max: number };
   /** Extended key usages accepted on end-entity certificates besides clientAuth and anyExtendedKeyUsage. */
   acceptedExtendedKeyUsages: string[];
   /** Accept certificates whose credit code fails its check character (flagged). */
@@ -90,6 +93,7 @@ export interface TrustedCertificate {
 /** The parsed, indexed form of all CA profiles: what path building searches. */
 export class TrustStore {
   readonly anchorsBySpki = new Map<string, TrustedCertificate>();
+  /** CA certificates by the comparison key of their subject name (see nameKey). */
   readonly bySubject = new Map<string, TrustedCertificate[]>();
   readonly profiles = new Map<string, CaProfile>();
 
@@ -100,7 +104,7 @@ export class TrustStore {
         for (const cert of parseCertificates(pem, `CA profile ${profile.id} ${isAnchor ? 'anchor' : 'intermediate'}`)) {
           const entry: TrustedCertificate = { cert, profile, isAnchor, spkiHash: spkiHash(cert) };
           if (isAnchor) this.anchorsBySpki.set(entry.spkiHash, entry);
-          const key = subjectNameHash(cert);
+          const key = nameKey(cert.subject);
           this.bySubject.set(key, [...(this.bySubject.get(key) ?? []), entry]);
         }
       };

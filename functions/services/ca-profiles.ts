@@ -1,32 +1,53 @@
-import { commitWithEvents, ConditionFailed } from '../db/events.js';
-import { getCaProfile, invalidateTrustStore, putCaProfile } from '../db/ca-profiles.js';
-import { conflict } from '../lib/errors.js';
+import { commitWithEvents, ConditionFailed, type DomainEvent } from '../db/events.js';
+import { bumpTrustVersion, getCaProfile, invalidateTrustStore, listCaProfiles, putCaProfile } from '../db/ca-profiles.js';
+import { bindingsBySerial, getPushedCrl, putPushedCrl } from '../db/crls.js';
+import { ApiError, badRequest, conflict, notFound } from '../lib/errors.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
-import { TrustStore, type CaProfile } from '../pki/trust-store.js';
+import { log } from '../lib/log.js';
+import { nameToString, sha256Hex, spkiHash } from '../pki/certificate.js';
+import { MalformedInput } from '../pki/der.js';
+import { CRL_OID, CRL_REASONS, checkCrlSignature, parseCrl, type ParsedCrl } from '../pki/revocation.js';
+import { TrustStore, type CaProfile, type CaStatus } from '../pki/trust-store.js';
+import { markBindingRevoked } from './certificate-revocation.js';
 
 /**
- * Store a new CA profile, or replace one at `previousVersion`, with its event.
- * The profile is parsed as a trust store first, so a broken anchor is rejected
- * before it is saved.
+ * Store a new CA profile, or replace one at `previousVersion`, with its event
+ * naming `actor`. The profile is parsed as a trust store first, so a broken
+ * anchor is rejected before it is saved, and an anchor key that another
+ * profile already holds is refused (anchors are identified by their key).
  */
-export async function saveCaProfile(profile: CaProfile, previousVersion?: number): Promise<CaProfile> {
-  new TrustStore([profile]);
+export async function saveCaProfile(profile: CaProfile, previousVersion?: number, actor = 'system'): Promise<CaProfile> {
+  const parsed = new TrustStore([profile]);
+  const others = (await listCaProfiles()).filter((other) => other.id !== profile.id);
+  const taken = new TrustStore(others).anchorsBySpki;
+  for (const spki of parsed.anchorsBySpki.keys()) {
+    const owner = taken.get(spki);
+    if (owner) throw conflict('ANCHOR_IN_USE', `an anchor of CA profile ${profile.id} has the same public key (SPKI SHA-256 ${spki}) as an anchor of CA profile ${owner.profile.id}; one key belongs to one profile`);
+  }
   const previous = previousVersion === undefined ? undefined : await getCaProfile(profile.id);
   const next: CaProfile = { ...profile, version: (previousVersion ?? 0) + 1, updatedAt: new Date().toISOString() };
+  const events: DomainEvent[] = [
+    {
+      type: EVENT_TYPES.caProfileChanged,
+      caId: next.id,
+      data: { caId: next.id, name: next.name, version: next.version, anchors: [...parsed.anchorsBySpki.keys()], actor, created: previous === undefined },
+    },
+  ];
+  if (previous?.status !== next.status) {
+    events.push({
+      type: EVENT_TYPES.caStatusChanged,
+      caId: next.id,
+      data: { caId: next.id, name: next.name, status: next.status, previousStatus: previous?.status ?? null, reason: next.statusReason ?? null, actor },
+    });
+  }
   try {
-    await commitWithEvents(putCaProfile(next, previousVersion), [
-      {
-        type: EVENT_TYPES.caStatusChanged,
-        caId: next.id,
-        data: { caId: next.id, name: next.name, status: next.status, previousStatus: previous?.status ?? null, reason: next.statusReason ?? null },
-      },
-    ]);
+    await commitWithEvents(putCaProfile(next, previousVersion), events);
   } catch (error) {
     if (error instanceof ConditionFailed) {
       throw conflict(
         previousVersion === undefined ? 'CA_PROFILE_EXISTS' : 'CA_PROFILE_CHANGED',
         previousVersion === undefined
-          ? `CA profile ${profile.id} already exists; update it with its current version instead`
+          ? `CA profile ${profile.id} already exists; update it with PUT and its current version instead`
           : `CA profile ${profile.id} is no longer at version ${previousVersion}; reload it and apply the change again`,
       );
     }
@@ -34,4 +55,116 @@ export async function saveCaProfile(profile: CaProfile, previousVersion?: number
   }
   invalidateTrustStore();
   return next;
+}
+
+/** Change a CA's status (with a reason), guarded by the profile version the operator saw. */
+export async function changeCaStatus(id: string, status: CaStatus, reason: string | undefined, version: number, actor: string): Promise<CaProfile> {
+  const current = await getCaProfile(id);
+  if (!current) throw notFound('CA_PROFILE_NOT_FOUND', `no CA profile ${id}; list them with GET /api/admin/ca-profiles`);
+  if (current.version !== version) throw conflict('CA_PROFILE_CHANGED', `CA profile ${id} is at version ${current.version}, not ${version}; reload it and apply the change again`);
+  const { statusReason: _old, ...rest } = current;
+  return saveCaProfile({ ...rest, status, ...(reason ? { statusReason: reason } : {}) }, version, actor);
+}
+
+export interface CrlPushResult {
+  stored: boolean;
+  caId: string;
+  issuer: string;
+  thisUpdate: string;
+  nextUpdate: string;
+  entries: number;
+  revokedBindings: string[];
+}
+
+/**
+ * Store a CRL pushed by a CA firm for one of its CA certificates. It must be
+ * signed by a certificate of the profile (anchor or intermediate) and be
+ * current. The newest CRL per signing key is kept; bindings of certificates
+ * newly listed in it are marked revoked at once, each with an event.
+ */
+export async function pushCrl(caId: string, input: string, actor: string): Promise<CrlPushResult> {
+  const profile = await getCaProfile(caId);
+  if (!profile) throw notFound('CA_PROFILE_NOT_FOUND', `no CA profile ${caId}`);
+  let parsed: ParsedCrl;
+  try {
+    parsed = parseCrl(input, 'crl');
+  } catch (error) {
+    if (error instanceof MalformedInput) throw badRequest('CRL_INVALID', error.message, { field: 'crl' });
+    throw error;
+  }
+  const store = new TrustStore([profile]);
+  const candidates = [...store.bySubject.values()].flat().map((entry) => entry.cert);
+  const signer = checkCrlSignature(parsed, candidates, profile);
+  const issuer = nameToString(parsed.crl.issuer);
+  if (!signer) {
+    throw new CrlRejected(`the CRL of "${issuer}" is not signed by any CA certificate of profile ${caId} (or uses an algorithm it does not allow); a forged or foreign CRL is refused`);
+  }
+  const now = new Date();
+  const nextUpdate = parsed.crl.nextUpdate?.value;
+  if (!nextUpdate) throw new CrlRejected('the CRL has no nextUpdate; a CRL must say when the next one is due');
+  if (nextUpdate < now) throw new CrlRejected(`the CRL is stale: its nextUpdate ${nextUpdate.toISOString()} has passed; push a current CRL`);
+  if (parsed.crl.thisUpdate.value.getTime() > now.getTime() + 5 * 60_000) throw new CrlRejected(`the CRL thisUpdate ${parsed.crl.thisUpdate.value.toISOString()} is in the future`);
+  if (parsed.crl.crlExtensions?.extensions.some((ext) => ext.extnID === CRL_OID.deltaCrlIndicator)) throw new CrlRejected('delta CRLs are not accepted; push the complete CRL');
+
+  const signerSpkiHash = spkiHash(signer);
+  const previous = await getPushedCrl(signerSpkiHash);
+  const result: CrlPushResult = {
+    stored: true,
+    caId,
+    issuer,
+    thisUpdate: parsed.crl.thisUpdate.value.toISOString(),
+    nextUpdate: nextUpdate.toISOString(),
+    entries: parsed.entries.size,
+    revokedBindings: [],
+  };
+  let previousEntries = new Set<string>();
+  if (previous?.sha256 === parsed.sha256) {
+    result.stored = false;
+  } else {
+    try {
+      await commitWithEvents(
+        [
+          putPushedCrl({
+            signerSpkiHash,
+            caId,
+            issuer,
+            derBase64: Buffer.from(parsed.der).toString('base64'),
+            sha256: parsed.sha256,
+            thisUpdate: result.thisUpdate,
+            nextUpdate: result.nextUpdate,
+            pushedAt: now.toISOString(),
+            pushedBy: actor,
+          }),
+          bumpTrustVersion(),
+        ],
+        [{ type: EVENT_TYPES.crlPushed, caId, data: { caId, issuer, signerSpkiHash, sha256: parsed.sha256, thisUpdate: result.thisUpdate, nextUpdate: result.nextUpdate, entries: result.entries, actor } }],
+      );
+    } catch (error) {
+      if (error instanceof ConditionFailed) throw conflict('CRL_NOT_NEWER', `a CRL of "${issuer}" at least as new as ${result.thisUpdate} is already stored; push a newer one`);
+      throw error;
+    }
+    invalidateTrustStore();
+    if (previous) previousEntries = new Set(parseCrl(Buffer.from(previous.derBase64, 'base64')).entries.keys());
+  }
+  // Re-pushing the same CRL re-checks every entry, so an interrupted push can be completed by repeating it.
+  const issuerNameHash = sha256Hex(parsed.crl.issuer.toSchema().toBER(false));
+  for (const [serialKey, entry] of parsed.entries) {
+    if (previousEntries.has(serialKey)) continue;
+    const serial = serialKey.replace(/^(00)+(?=.)/, '');
+    const reasonCode = entry.crlEntryExtensions?.extensions.find((ext) => ext.extnID === CRL_OID.reasonCode);
+    const code = (reasonCode?.parsedValue as { valueBlock?: { valueDec?: number } } | undefined)?.valueBlock?.valueDec ?? 0;
+    if (CRL_REASONS[code] === 'removeFromCRL') continue;
+    for (const fingerprint of await bindingsBySerial(issuerNameHash, serial)) {
+      const reason = `${CRL_REASONS[code] ?? 'unspecified'} (CRL of "${issuer}" pushed for CA profile ${caId})`;
+      if (await markBindingRevoked(fingerprint, { reason, source: 'pushed-crl', actor })) result.revokedBindings.push(fingerprint);
+    }
+  }
+  log.info('CRL pushed', { caId, issuer, stored: result.stored, entries: result.entries, revokedBindings: result.revokedBindings.length, actor });
+  return result;
+}
+
+class CrlRejected extends ApiError {
+  constructor(message: string) {
+    super(422, 'CRL_INVALID', message);
+  }
 }

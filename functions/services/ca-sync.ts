@@ -1,7 +1,6 @@
 import { BatchGetItemCommand, type BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type * as pkijs from 'pkijs';
-import { currentTrustStore } from '../db/ca-profiles.js';
 import { certificateKey, putNewBinding, type CertificateBinding } from '../db/certificates.js';
 import { dynamo, tableName } from '../db/client.js';
 import { enterpriseKey, newSubject, putNewEnterprise, replaceEnterprise, type Enterprise } from '../db/enterprises.js';
@@ -16,7 +15,7 @@ import { locateCreditCode } from '../pki/credit-code-locator.js';
 import { MalformedInput, parseCertificate, parseCertificates } from '../pki/der.js';
 import { certificatePem } from '../pki/pem.js';
 import { CertificateRejected, REJECTION_TEXT } from '../pki/reasons.js';
-import { validatePath } from '../pki/validate.js';
+import { validateForService } from './validation.js';
 import { readOidcPayload } from '../db/oidc-items.js';
 
 /** A CA firm client with the CA profiles whose certificates it may manage. */
@@ -74,7 +73,6 @@ const MAX_ACTIONS_PER_TRANSACTION = 90;
  * again (after a crash, say) adds nothing twice.
  */
 export async function importCertificates(firm: CaFirm, items: ImportItem[], auditRejection: (event: DomainEvent) => Promise<void>): Promise<ItemResult[]> {
-  const store = await currentTrustStore();
   const now = new Date();
   const results: ItemResult[] = new Array(items.length);
   const accepted: Accepted[] = [];
@@ -89,7 +87,7 @@ export async function importCertificates(firm: CaFirm, items: ImportItem[], audi
       const who = { subject: nameToString(leaf.subject), serial: serialHex(leaf) };
       const declared = checkCreditCode(item.creditCode);
       // A CA firm's import is a new binding, so it follows the binding rules (no new bindings under a suspended or retired CA).
-      const validated = await validatePath(leaf, chain, store, { at: now, usage: 'bind' });
+      const validated = await validateForService(leaf, chain, 'bind', { actor: `ca:${firm.clientId}` });
       if (!firm.caProfiles.has(validated.profile.id)) {
         const message = `certificate "${who.subject}" (serial ${who.serial}) chains to CA profile "${validated.profile.id}", which client ${firm.clientId} does not manage`;
         await auditRejection({

@@ -1,12 +1,12 @@
 import type * as pkijs from 'pkijs';
 import { consumeChallenge, nonceOf, type Challenge, type ChallengePurpose } from '../db/challenges.js';
-import { currentTrustStore } from '../db/ca-profiles.js';
 import { config } from '../lib/config.js';
 import { ApiError, badRequest } from '../lib/errors.js';
 import { verifyChallengeSignature, type SignatureFormat } from '../pki/challenge-signature.js';
 import { MalformedInput, base64ToBytes, parseCertificate, parseCertificates } from '../pki/der.js';
 import { CertificateRejected, REJECTION_TEXT } from '../pki/reasons.js';
-import { validatePath, type Usage, type ValidatedPath } from '../pki/validate.js';
+import type { Usage, ValidatedPath } from '../pki/validate.js';
+import { validateForService } from './validation.js';
 
 /** A certificate, its optional chain and a signature over a challenge, as a client submits them. */
 export interface CertificateSubmission {
@@ -65,7 +65,7 @@ export interface ProvenCertificate {
  */
 export async function proveCertificate(
   submission: CertificateSubmission,
-  expected: { purpose: ChallengePurpose; context: string; usage: Usage },
+  expected: { purpose: ChallengePurpose; context: string; usage: Usage; actor?: string },
 ): Promise<ProvenCertificate> {
   const nonce = nonceOf(submission.challenge);
   if (!nonce) throw new CertificateRejected('CHALLENGE_INVALID', 'the challenge text is not one this service issued (no nonce line); request a new challenge');
@@ -83,7 +83,7 @@ export async function proveCertificate(
   }
 
   // The challenge is consumed even when the certificate turns out to be bad, so it cannot be retried.
-  const [consumed, store] = await Promise.all([consumeChallenge(nonce), currentTrustStore()]);
+  const consumed = await consumeChallenge(nonce);
   if (!consumed.ok) {
     throw new CertificateRejected(
       'CHALLENGE_INVALID',
@@ -104,7 +104,9 @@ export async function proveCertificate(
     throw new CertificateRejected('CHALLENGE_INVALID', `the challenge was issued for ${challenge.context || 'another request'}, not ${expected.context}`);
   }
 
-  const validated = await validatePath(leaf, chain, store, { at: new Date(), usage: expected.usage });
-  await verifyChallengeSignature(leaf, new TextEncoder().encode(challenge.text), signature, submission.signatureFormat);
+  const validated = await validateForService(leaf, chain, expected.usage, { actor: expected.actor ?? `${expected.purpose}:${expected.context}` });
+  await verifyChallengeSignature(leaf, new TextEncoder().encode(challenge.text), signature, submission.signatureFormat, validated.profile.sm2SignerId);
   return { leaf, validated, challenge };
 }
+
+export { validateForService };

@@ -77,7 +77,7 @@ export const FUNCTIONS: FunctionEntry[] = [
         ],
       },
     ],
-    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], queryIndexes: ['gsi1'] },
+    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
   },
   {
     name: 'oidc',
@@ -108,7 +108,7 @@ export const FUNCTIONS: FunctionEntry[] = [
     name: 'admin',
     entry: 'functions/handlers/admin.ts',
     triggers: [{ kind: 'http', routes: [{ method: 'ANY', path: '/api/admin/{proxy+}' }] }],
-    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'Query'], queryIndexes: ['gsi1'] },
+    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
   },
   {
     name: 'ca-sync',

@@ -11,6 +11,8 @@ export interface Holder {
   certPem: string;
   keyPem: string;
   chainPems?: string[];
+  /** Signs a challenge (base64 result) for keys that signChallenge does not handle, such as SM2. */
+  sign?: (text: string) => Promise<string>;
 }
 
 /** Sign `text` with the holder's key, as a signing client does (raw signature, base64). */
@@ -116,7 +118,7 @@ export async function certificateLogin(configuration: client.Configuration, sett
       certificate: holder.certPem,
       chain: holder.chainPems ?? [],
       challenge: challenge.challenge,
-      signature: signChallenge(holder.keyPem, challenge.challenge),
+      signature: holder.sign ? await holder.sign(challenge.challenge) : signChallenge(holder.keyPem, challenge.challenge),
     }),
   });
   jar.store(submitted.headers);

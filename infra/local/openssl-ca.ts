@@ -18,6 +18,8 @@ export interface TestCa extends IssuedCertificate {
   dir: string;
   name: string;
   algorithm: KeyAlgorithm;
+  /** CRL distribution point written into the certificates this CA issues, if any. */
+  crlUrl?: string;
 }
 
 async function openssl(args: string[], cwd?: string): Promise<string> {
@@ -54,7 +56,9 @@ async function generateKey(path: string, algorithm: KeyAlgorithm): Promise<void>
   await openssl(['genpkey', ...keyArgs(algorithm), '-out', path]);
 }
 
-const CA_CONFIG = (dir: string) => `
+const CA_CONFIG = (dir: string, crlUrl?: string) => {
+  const crlDp = crlUrl ? `crlDistributionPoints = URI:${crlUrl}\n` : '';
+  return `
 [ ca ]
 default_ca = local_ca
 [ local_ca ]
@@ -66,6 +70,8 @@ policy = any_policy
 unique_subject = no
 copy_extensions = none
 default_md = sha256
+default_crl_days = 7
+crlnumber = ${dir}/crlnumber
 [ any_policy ]
 commonName = optional
 organizationName = optional
@@ -81,25 +87,36 @@ basicConstraints = critical, CA:true, pathlen:0
 keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
-[ enterprise_ext ]
+${crlDp}[ enterprise_ext ]
 basicConstraints = critical, CA:false
 keyUsage = critical, digitalSignature, nonRepudiation
 extendedKeyUsage = clientAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
-[ encipher_only_ext ]
+${crlDp}[ encipher_only_ext ]
 basicConstraints = critical, CA:false
 keyUsage = critical, keyEncipherment
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
+${crlDp}[ crl_ext ]
+authorityKeyIdentifier = keyid:always
 `;
+};
 
-/** Create a self-signed root CA with the openssl CLI in `dir`. */
-export async function createRootCa(dir: string, name: string, algorithm: KeyAlgorithm = 'ec'): Promise<TestCa> {
+async function writeCaFiles(dir: string, serial: string, crlUrl?: string): Promise<void> {
   await mkdir(join(dir, 'issued'), { recursive: true });
   await writeFile(join(dir, 'index.txt'), '');
-  await writeFile(join(dir, 'serial'), '1000\n');
-  await writeFile(join(dir, 'openssl.cnf'), CA_CONFIG(dir));
+  await writeFile(join(dir, 'serial'), `${serial}\n`);
+  await writeFile(join(dir, 'crlnumber'), '01\n');
+  await writeFile(join(dir, 'openssl.cnf'), CA_CONFIG(dir, crlUrl));
+}
+
+/**
+ * Create a self-signed root CA with the openssl CLI in `dir`. With `crlUrl`,
+ * the certificates it issues name that URL as their CRL distribution point.
+ */
+export async function createRootCa(dir: string, name: string, algorithm: KeyAlgorithm = 'ec', options: { crlUrl?: string } = {}): Promise<TestCa> {
+  await writeCaFiles(dir, '1000', options.crlUrl);
   const keyPath = join(dir, 'ca.key');
   const certPath = join(dir, 'ca.pem');
   await generateKey(keyPath, algorithm);
@@ -107,7 +124,7 @@ export async function createRootCa(dir: string, name: string, algorithm: KeyAlgo
     'req', '-x509', '-new', '-key', keyPath, ...signArgs(algorithm), '-days', '3650', '-subj', `/C=CN/O=${name}/CN=${name} Root`,
     '-config', join(dir, 'openssl.cnf'), '-extensions', 'root_ext', '-out', certPath, '-utf8',
   ]);
-  return { dir, name, algorithm, certPath, keyPath, certPem: await readFile(certPath, 'utf8'), keyPem: await readFile(keyPath, 'utf8') };
+  return { dir, name, algorithm, crlUrl: options.crlUrl, certPath, keyPath, certPem: await readFile(certPath, 'utf8'), keyPem: await readFile(keyPath, 'utf8') };
 }
 
 export interface EnterpriseCertificateOptions {
@@ -135,17 +152,39 @@ export async function issueCertificate(ca: TestCa, options: EnterpriseCertificat
   await openssl([
     'ca', '-batch', '-notext', '-config', join(ca.dir, 'openssl.cnf'), '-cert', ca.certPath, '-keyfile', ca.keyPath,
     '-in', csrPath, '-out', certPath, '-extensions', options.extensions ?? 'enterprise_ext', '-utf8', ...dates,
-    ...(ca.algorithm === 'sm2' ? ['-md', 'sm3', '-sigopt', 'distid:1234567812345678'] : ca.algorithm === 'ec384' ? ['-md', 'sha384'] : []),
+    ...caSignArgs(ca),
+    // openssl ca checks the request's SM2 signature under the empty ID unless told the ID it was signed with.
+    ...(algorithm === 'sm2' ? ['-vfyopt', 'distid:1234567812345678'] : []),
   ]);
   return { certPath, keyPath, certPem: await readFile(certPath, 'utf8'), keyPem: await readFile(keyPath, 'utf8') };
 }
 
+function caSignArgs(ca: TestCa): string[] {
+  if (ca.algorithm === 'sm2') return ['-md', 'sm3', '-sigopt', 'distid:1234567812345678'];
+  if (ca.algorithm === 'ec384') return ['-md', 'sha384'];
+  return [];
+}
+
+/** Mark a certificate issued by `ca` as revoked in its database (`openssl ca -revoke`). */
+export async function revokeCertificate(ca: TestCa, certPath: string, reason = 'keyCompromise'): Promise<void> {
+  await openssl(['ca', '-batch', '-config', join(ca.dir, 'openssl.cnf'), '-cert', ca.certPath, '-keyfile', ca.keyPath, '-revoke', certPath, '-crl_reason', reason, ...caSignArgs(ca)]);
+}
+
+/** Issue a CRL of `ca` from its database (`openssl ca -gencrl`); returns the DER bytes. */
+export async function generateCrl(ca: TestCa, options: { hours?: number } = {}): Promise<Uint8Array> {
+  const pemPath = join(ca.dir, 'crl.pem');
+  await openssl([
+    'ca', '-batch', '-gencrl', '-config', join(ca.dir, 'openssl.cnf'), '-cert', ca.certPath, '-keyfile', ca.keyPath,
+    '-crlexts', 'crl_ext', '-out', pemPath, ...(options.hours ? ['-crlhours', String(options.hours)] : []), ...caSignArgs(ca),
+  ]);
+  const derPath = join(ca.dir, 'crl.der');
+  await openssl(['crl', '-in', pemPath, '-outform', 'DER', '-out', derPath]);
+  return new Uint8Array(await readFile(derPath));
+}
+
 /** Issue an intermediate CA under `ca`, usable as a TestCa itself. */
-export async function issueIntermediateCa(ca: TestCa, dir: string, name: string, algorithm: KeyAlgorithm = ca.algorithm): Promise<TestCa> {
+export async function issueIntermediateCa(ca: TestCa, dir: string, name: string, algorithm: KeyAlgorithm = ca.algorithm, options: { crlUrl?: string } = {}): Promise<TestCa> {
   const issued = await issueCertificate(ca, { id: `intermediate-${name.replace(/\W+/g, '-')}`, subject: `/C=CN/O=${name}/CN=${name}`, algorithm, extensions: 'intermediate_ext' });
-  await mkdir(join(dir, 'issued'), { recursive: true });
-  await writeFile(join(dir, 'index.txt'), '');
-  await writeFile(join(dir, 'serial'), '2000\n');
-  await writeFile(join(dir, 'openssl.cnf'), CA_CONFIG(dir));
-  return { dir, name, algorithm, ...issued };
+  await writeCaFiles(dir, '2000', options.crlUrl);
+  return { dir, name, algorithm, crlUrl: options.crlUrl, ...issued };
 }

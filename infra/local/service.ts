@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { setDynamoClient, tableName } from '../../functions/db/client.js';
 import { invalidateTrustStore } from '../../functions/db/ca-profiles.js';
+import { handler as adminHandler } from '../../functions/handlers/admin.js';
 import { handler as apiHandler } from '../../functions/handlers/api.js';
 import { handler as caSyncHandler } from '../../functions/handlers/ca-sync.js';
 import { handler as oidcHandler } from '../../functions/handlers/oidc.js';
@@ -56,6 +57,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
 
   const server = createHost(
     [
+      { prefix: '/api/admin/', handler: adminHandler },
       { prefix: '/api/', handler: apiHandler },
       { prefix: '/api/ca/', handler: caSyncHandler },
       { prefix: '/', handler: oidcHandler },

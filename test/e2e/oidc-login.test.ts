@@ -1,6 +1,5 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultProfile } from '../../functions/pki/trust-store.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { savePlatformClient } from '../../functions/services/clients.js';
 import {
@@ -16,7 +15,7 @@ import {
   type PlatformSettings,
 } from '../../infra/local/journey.js';
 import { randomCreditCode } from '../helpers/codes.js';
-import { createRootCa, enterpriseHolder, tempDir } from '../helpers/pki.js';
+import { createRootCa, enterpriseHolder, tempDir, profileWithoutRevocation } from '../helpers/pki.js';
 import { startTestService } from '../helpers/service.js';
 
 let service: Awaited<ReturnType<typeof startTestService>>;
@@ -28,7 +27,7 @@ let creditCode: string;
 beforeAll(async () => {
   service = await startTestService();
   const ca = await createRootCa(`${await tempDir()}/ca`, 'E2E CA', 'ec');
-  await saveCaProfile(defaultProfile('e2e', 'E2E CA', [ca.certPem]));
+  await saveCaProfile(profileWithoutRevocation('e2e', 'E2E CA', [ca.certPem]));
   settings = { issuer: service.url, clientId: 'platform-a', clientSecret: 'platform-a-secret-for-tests-only', redirectUri: 'https://platform-a.example/callback' };
   await savePlatformClient({ client_id: settings.clientId, client_secret: settings.clientSecret, client_name: '建设工程交易平台', redirect_uris: [settings.redirectUri] });
   creditCode = randomCreditCode();
@@ -166,7 +165,7 @@ describe('certificate login over OIDC', () => {
 
   it('refuses a certificate that is not bound', async () => {
     const ca = await createRootCa(`${await tempDir()}/ca2`, 'E2E CA', 'ec');
-    await saveCaProfile(defaultProfile('e2e-second', 'Second E2E CA', [ca.certPem]));
+    await saveCaProfile(profileWithoutRevocation('e2e-second', 'Second E2E CA', [ca.certPem]));
     const stranger = await enterpriseHolder(ca, 'unbound', randomCreditCode());
     const { interaction, jar } = await startLogin();
     const answered = await answer(interaction, jar, stranger);

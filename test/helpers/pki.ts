@@ -1,3 +1,4 @@
+import { defaultProfile, type CaProfile } from '../../functions/pki/trust-store.js';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,3 +32,12 @@ export async function enterpriseHolder(
 }
 
 export const readText = (path: string) => readFile(path, 'utf8');
+
+/**
+ * A CA profile for test CAs that publish no CRL: revocation failures are
+ * accepted (fail open), so these tests exercise everything but revocation.
+ */
+export function profileWithoutRevocation(id: string, name: string, anchors: string[]): CaProfile {
+  const profile = defaultProfile(id, name, anchors);
+  return { ...profile, revocation: { ...profile.revocation, failPolicy: 'open' } };
+}

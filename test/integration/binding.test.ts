@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultProfile } from '../../functions/pki/trust-store.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { bind, postJson, signChallenge, type Holder } from '../../infra/local/journey.js';
 import { randomCreditCode } from '../helpers/codes.js';
-import { createRootCa, enterpriseHolder, issueIntermediateCa, tempDir, type TestCa } from '../helpers/pki.js';
+import { createRootCa, enterpriseHolder, issueIntermediateCa, tempDir, type TestCa, profileWithoutRevocation } from '../helpers/pki.js';
 import { startTestService } from '../helpers/service.js';
 
 let service: Awaited<ReturnType<typeof startTestService>>;
@@ -17,7 +16,7 @@ beforeAll(async () => {
   trusted = await createRootCa(`${dir}/trusted`, 'Trusted Test CA', 'ec');
   untrusted = await createRootCa(`${dir}/untrusted`, 'Rogue CA', 'ec');
   intermediate = await issueIntermediateCa(trusted, `${dir}/intermediate`, 'Trusted Issuing CA', 'rsa');
-  await saveCaProfile(defaultProfile('trusted', 'Trusted Test CA', [trusted.certPem]));
+  await saveCaProfile(profileWithoutRevocation('trusted', 'Trusted Test CA', [trusted.certPem]));
 });
 afterAll(async () => {
   await service?.stop();

@@ -5,7 +5,6 @@ import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from '../../functions/db/client.js';
 import { getEnterprise } from '../../functions/db/enterprises.js';
-import { defaultProfile } from '../../functions/pki/trust-store.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { savePlatformClient } from '../../functions/services/clients.js';
 import { CA_SYNC_OPENAPI } from '../../functions/handlers/ca-sync-openapi.js';
@@ -13,7 +12,7 @@ import { CaFirmSession } from '../../infra/local/ca-client.js';
 import { certificateLogin, discoverPlatform, register, type Holder, type PlatformSettings } from '../../infra/local/journey.js';
 import { randomCreditCode, withWrongCheck } from '../helpers/codes.js';
 import { registerCaFirm } from '../helpers/clients.js';
-import { createRootCa, enterpriseHolder, tempDir, type TestCa } from '../helpers/pki.js';
+import { createRootCa, enterpriseHolder, tempDir, type TestCa, profileWithoutRevocation } from '../helpers/pki.js';
 import { startTestService } from '../helpers/service.js';
 
 let service: Awaited<ReturnType<typeof startTestService>>;
@@ -44,8 +43,8 @@ beforeAll(async () => {
   const dir = await tempDir();
   caA = await createRootCa(`${dir}/a`, 'CA Firm A', 'ec');
   caB = await createRootCa(`${dir}/b`, 'CA Firm B', 'rsa');
-  await saveCaProfile(defaultProfile('ca-a', 'CA Firm A', [caA.certPem]));
-  await saveCaProfile({ ...defaultProfile('ca-b', 'CA Firm B', [caB.certPem]), allowInvalidCheckCharacter: true });
+  await saveCaProfile(profileWithoutRevocation('ca-a', 'CA Firm A', [caA.certPem]));
+  await saveCaProfile({ ...profileWithoutRevocation('ca-b', 'CA Firm B', [caB.certPem]), allowInvalidCheckCharacter: true });
   const a = await registerCaFirm('firm-a', ['ca-a']);
   const b = await registerCaFirm('firm-b', ['ca-b']);
   firmA = await CaFirmSession.connect({ issuer: service.url, ...a });

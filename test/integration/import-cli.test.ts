@@ -6,11 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getBinding } from '../../functions/db/certificates.js';
 import { fingerprint } from '../../functions/pki/certificate.js';
 import { parseCertificate } from '../../functions/pki/der.js';
-import { defaultProfile } from '../../functions/pki/trust-store.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { randomCreditCode } from '../helpers/codes.js';
 import { registerCaFirm } from '../helpers/clients.js';
-import { createRootCa, enterpriseHolder, tempDir, type TestCa } from '../helpers/pki.js';
+import { createRootCa, enterpriseHolder, tempDir, type TestCa, profileWithoutRevocation } from '../helpers/pki.js';
 import { startTestService } from '../helpers/service.js';
 
 const run = promisify(execFile);
@@ -25,7 +24,7 @@ beforeAll(async () => {
   service = await startTestService();
   work = await tempDir('tif-import-');
   ca = await createRootCa(join(work, 'ca'), 'Import CA', 'ec');
-  await saveCaProfile(defaultProfile('import-ca', 'Import CA', [ca.certPem]));
+  await saveCaProfile(profileWithoutRevocation('import-ca', 'Import CA', [ca.certPem]));
   const firm = await registerCaFirm('import-firm', ['import-ca']);
   keyFile = join(work, 'firm.key');
   await writeFile(keyFile, firm.privateKeyPem);

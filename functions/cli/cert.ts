@@ -1,0 +1,162 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import type * as pkijs from 'pkijs';
+import { certificatePem } from '../pki/pem.js';
+import { MalformedInput, parseCertificate, parseCertificates } from '../pki/der.js';
+import { parseCrl, StaticRevocationSource, type ParsedCrl, type RevocationSource } from '../pki/revocation.js';
+import { TrustStore, defaultProfile, type CaProfile } from '../pki/trust-store.js';
+import type { Usage } from '../pki/validate.js';
+import { reportText, verifyCertificate } from './verify.js';
+
+const USAGE = `Usage: npm run cert -- verify --cert FILE [options]
+
+Validates a certificate with the service's own path validation and prints the
+verdict, the path it built and the reason code.
+
+  --cert FILE          certificate to check (PEM or DER)
+  --chain FILE         intermediate certificates sent with it (PEM bundle); repeatable
+  --trust-store live   use the stored trust store and revocation data (needs
+                       DYNAMODB_ENDPOINT or AWS credentials, and TABLE_NAME)
+  --profile FILE       a CA profile as JSON (the admin API's format); repeatable
+  --anchor FILE        a trust anchor (PEM); builds a default profile; repeatable
+  --crl FILE           a CRL (PEM or DER) to use as revocation data; repeatable
+  --fetch-crls         also fetch CRLs from the certificates' distribution points
+  --at TIME            validation time, ISO 8601 (default: now)
+  --usage USAGE        bind, login or path (RFC 5280 rules only); default login
+  --cms FILE           a CMS signature (DER or base64) to verify with the certificate
+  --content FILE       the signed content for --cms
+  --json               print the report as JSON
+
+Exit status: 0 valid, 1 rejected, 2 invalid invocation.`;
+
+class UsageError extends Error {}
+
+async function readInput(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** Certificates as PEM text or DER bytes, decided by the PEM header. */
+function certificatesFrom(bytes: Uint8Array, what: string): pkijs.Certificate[] {
+  const text = Buffer.from(bytes).toString('latin1');
+  return text.includes('-----BEGIN') ? parseCertificates(text, what) : [parseCertificate(bytes, what)];
+}
+
+async function fileProfiles(values: { profile?: string[]; anchor?: string[] }): Promise<CaProfile[]> {
+  const profiles: CaProfile[] = [];
+  const { parseCaProfileInput } = await import('../services/ca-profile-input.js');
+  for (const path of values.profile ?? []) {
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(Buffer.from(await readInput(path)).toString('utf8'));
+    } catch (error) {
+      throw new UsageError(`${path} is not JSON: ${(error as Error).message}`);
+    }
+    profiles.push(parseCaProfileInput(body));
+  }
+  const anchors = (values.anchor ?? []).map(async (path) => certificatesFrom(await readInput(path), path).map(certificatePem));
+  const anchorPems = (await Promise.all(anchors)).flat();
+  if (anchorPems.length > 0) profiles.push(defaultProfile('files', 'Anchors given on the command line', anchorPems));
+  return profiles;
+}
+
+/** Revocation data from files first, then (optionally) from distribution points or the live service. */
+class CombinedRevocationSource implements RevocationSource {
+  constructor(private readonly sources: RevocationSource[]) {}
+
+  async crlsFor(...args: Parameters<RevocationSource['crlsFor']>): Promise<ParsedCrl[]> {
+    const all = await Promise.all(this.sources.map((source) => source.crlsFor(...args)));
+    return all.flat();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command !== 'verify') {
+    process.stderr.write(`${command ? `unknown command ${JSON.stringify(command)}\n` : ''}${USAGE}\n`);
+    return 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      cert: { type: 'string' },
+      chain: { type: 'string', multiple: true },
+      'trust-store': { type: 'string' },
+      profile: { type: 'string', multiple: true },
+      anchor: { type: 'string', multiple: true },
+      crl: { type: 'string', multiple: true },
+      'fetch-crls': { type: 'boolean' },
+      at: { type: 'string' },
+      usage: { type: 'string' },
+      cms: { type: 'string' },
+      content: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (!values.cert) throw new UsageError('--cert is required');
+  const usage = (values.usage ?? 'login') as Usage;
+  if (!['bind', 'login', 'path'].includes(usage)) throw new UsageError(`--usage ${JSON.stringify(values.usage)} is not bind, login or path`);
+  const at = values.at ? new Date(values.at) : new Date();
+  if (Number.isNaN(at.getTime())) throw new UsageError(`--at ${JSON.stringify(values.at)} is not an ISO 8601 time such as 2026-01-31T12:00:00Z`);
+  if (Boolean(values.cms) !== Boolean(values.content)) throw new UsageError('--cms and --content go together');
+
+  const leaf = certificatesFrom(await readInput(values.cert), values.cert)[0];
+  const chain = (await Promise.all((values.chain ?? []).map(async (path) => certificatesFrom(await readInput(path), path)))).flat();
+  const crls = await Promise.all((values.crl ?? []).map(async (path) => parseCrl(await readInput(path), path)));
+  const sources: RevocationSource[] = [new StaticRevocationSource(crls)];
+
+  let store: TrustStore;
+  if (values['trust-store'] === 'live') {
+    const { currentTrustStore } = await import('../db/ca-profiles.js');
+    const { ServiceRevocationSource } = await import('../services/revocation-source.js');
+    store = await currentTrustStore();
+    sources.push(new ServiceRevocationSource(store.version));
+  } else if (values['trust-store'] !== undefined) {
+    throw new UsageError(`--trust-store ${JSON.stringify(values['trust-store'])} is not "live"; give files with --profile or --anchor instead`);
+  } else {
+    const profiles = await fileProfiles(values);
+    if (profiles.length === 0) throw new UsageError('give a trust store: --trust-store live, --profile FILE or --anchor FILE');
+    store = new TrustStore(profiles, 0);
+    if (values['fetch-crls']) {
+      const { fetchCrl } = await import('../services/revocation-source.js');
+      const { crlUrls } = await import('../pki/revocation.js');
+      sources.push({
+        crlsFor: async (cert, _issuer, profile) => {
+          const urls = [...crlUrls(cert), ...profile.revocation.crlUrls];
+          const fetched = await Promise.all(urls.map(fetchCrl));
+          return fetched.flatMap((result) => (result.crl ? [result.crl] : []));
+        },
+      });
+    }
+  }
+  const cms = values.cms
+    ? { signature: decodeSignature(await readInput(values.cms)), content: await readInput(values.content!) }
+    : undefined;
+  const report = await verifyCertificate({ leaf, chain, store, revocation: new CombinedRevocationSource(sources), at, usage, cms });
+  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${reportText(report)}\n`);
+  return report.verdict === 'valid' ? 0 : 1;
+}
+
+/** A signature file as DER, or base64 text of it. */
+function decodeSignature(bytes: Uint8Array): Uint8Array {
+  const text = Buffer.from(bytes).toString('latin1').trim();
+  return /^[A-Za-z0-9+/=\s]+$/.test(text) ? new Uint8Array(Buffer.from(text, 'base64')) : bytes;
+}
+
+const isEntryPoint = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop()!);
+if (isEntryPoint) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      if (error instanceof UsageError || error instanceof MalformedInput || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+        process.stderr.write(`error: ${(error as Error).message}\n\n${USAGE}\n`);
+        process.exit(2);
+      }
+      process.stderr.write(`error: ${(error as Error).stack ?? error}\n`);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,117 @@
+import { getCaProfile, listCaProfiles } from '../db/ca-profiles.js';
+import { authenticate, type Caller } from '../lib/auth.js';
+import { ApiError, badRequest, forbidden, notFound } from '../lib/errors.js';
+import { json, jsonBody, router, type HttpEvent, type Route } from '../lib/http.js';
+import { TrustStore, type CaProfile } from '../pki/trust-store.js';
+import { CA_STATUSES, parseCaProfileInput } from '../services/ca-profile-input.js';
+import { changeCaStatus, pushCrl, saveCaProfile } from '../services/ca-profiles.js';
+import { readOidcPayload } from '../db/oidc-items.js';
+import type { CaStatus } from '../pki/trust-store.js';
+
+/** A CA profile as operators see it, with the SHA-256 of each anchor's SubjectPublicKeyInfo. */
+function profileView(profile: CaProfile) {
+  const store = new TrustStore([profile]);
+  return { ...profile, anchorKeys: [...store.anchorsBySpki.keys()] };
+}
+
+function requireVersion(body: Record<string, unknown>): number {
+  const version = body.version;
+  if (!Number.isInteger(version) || (version as number) < 1) {
+    throw badRequest('FIELD_MISSING', 'version is missing or not a positive integer; send the version of the profile you read, so concurrent changes are not lost', { field: 'version' });
+  }
+  return version as number;
+}
+
+/**
+ * Authenticate a CRL push: an operator with the admin scope, or a CA firm's
+ * client with the ca:sync scope whose registration lists this CA profile in ca_profiles.
+ */
+async function authenticateCrlPush(event: HttpEvent, caId: string): Promise<Caller> {
+  try {
+    return await authenticate(event, 'admin');
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.code !== 'INSUFFICIENT_SCOPE') throw error;
+  }
+  const caller = await authenticate(event, 'ca:sync');
+  const client = await readOidcPayload('Client', caller.clientId);
+  const caProfiles = Array.isArray(client?.ca_profiles) ? (client.ca_profiles as unknown[]) : [];
+  if (!caProfiles.includes(caId)) throw forbidden('CA_NOT_YOURS', `client ${caller.clientId} may push CRLs only for its own CA profiles, and ${caId} is not one of them`);
+  return caller;
+}
+
+const routes: Route[] = [
+  {
+    method: 'GET',
+    path: '/api/admin/ca-profiles',
+    handler: async ({ event }) => {
+      await authenticate(event, 'admin');
+      const profiles = await listCaProfiles();
+      return json(200, { profiles: profiles.map(profileView) });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/admin/ca-profiles',
+    handler: async ({ event }) => {
+      const caller = await authenticate(event, 'admin');
+      const profile = parseCaProfileInput(jsonBody(event));
+      const saved = await saveCaProfile(profile, undefined, caller.clientId);
+      return json(201, profileView(saved), { location: `/api/admin/ca-profiles/${saved.id}` });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/admin/ca-profiles/{id}',
+    handler: async ({ event, params }) => {
+      await authenticate(event, 'admin');
+      const profile = await getCaProfile(params.id);
+      if (!profile) throw notFound('CA_PROFILE_NOT_FOUND', `no CA profile ${params.id}`);
+      return json(200, profileView(profile));
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/api/admin/ca-profiles/{id}',
+    handler: async ({ event, params }) => {
+      const caller = await authenticate(event, 'admin');
+      const body = jsonBody(event);
+      const version = requireVersion(body);
+      const profile = parseCaProfileInput(body, params.id);
+      if (!(await getCaProfile(params.id))) throw notFound('CA_PROFILE_NOT_FOUND', `no CA profile ${params.id}; create it with POST /api/admin/ca-profiles`);
+      return json(200, profileView(await saveCaProfile(profile, version, caller.clientId)));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/admin/ca-profiles/{id}/status',
+    handler: async ({ event, params }) => {
+      const caller = await authenticate(event, 'admin');
+      const body = jsonBody(event);
+      const status = body.status as CaStatus;
+      if (!CA_STATUSES.includes(status)) {
+        throw badRequest('FIELD_INVALID', `status ${JSON.stringify(body.status)} is not one of ${CA_STATUSES.join(', ')}`, { field: 'status' });
+      }
+      if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > 500)) {
+        throw badRequest('FIELD_INVALID', 'reason must be a string of at most 500 characters', { field: 'reason' });
+      }
+      const saved = await changeCaStatus(params.id, status, body.reason as string | undefined, requireVersion(body), caller.clientId);
+      return json(200, profileView(saved));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/admin/ca-profiles/{id}/crls',
+    handler: async ({ event, params }) => {
+      const caller = await authenticateCrlPush(event, params.id);
+      const body = jsonBody(event);
+      if (typeof body.crl !== 'string' || body.crl.trim() === '') {
+        throw badRequest('FIELD_MISSING', 'crl is missing; send the CRL as PEM or base64 DER in "crl"', { field: 'crl' });
+      }
+      const result = await pushCrl(params.id, body.crl, caller.clientId);
+      return json(result.stored ? 201 : 200, result);
+    },
+  },
+];
+
+/** Lambda entry point for operators: CA profiles (trust store) and CRL pushes, under /api/admin/. */
+export const handler = router(routes);

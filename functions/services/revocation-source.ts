@@ -1,0 +1,97 @@
+import type * as pkijs from 'pkijs';
+import { getPushedCrl } from '../db/crls.js';
+import { log } from '../lib/log.js';
+import { spkiHash } from '../pki/certificate.js';
+import { MalformedInput } from '../pki/der.js';
+import { crlUrls, parseCrl, type ParsedCrl, type RevocationSource } from '../pki/revocation.js';
+import type { CaProfile } from '../pki/trust-store.js';
+
+/** Limits for fetching CRLs from distribution points. */
+const FETCH_TIMEOUT_MS = 5000;
+const MAX_CRL_BYTES = 20 * 1024 * 1024;
+/** A failed fetch is not retried for this long, so a down distribution point is not hit on every request. */
+const FAILURE_BACKOFF_MS = 30_000;
+/** A fetched CRL is kept until its nextUpdate, but at most this long. */
+const MAX_CRL_CACHE_MS = 24 * 3600 * 1000;
+
+interface FetchedCrl {
+  crl?: ParsedCrl;
+  error?: string;
+  expiresAt: number;
+}
+
+const fetched = new Map<string, FetchedCrl>();
+const inFlight = new Map<string, Promise<FetchedCrl>>();
+const pushed = new Map<string, { trustVersion: number; crl?: ParsedCrl }>();
+
+/**
+ * Revocation data as the service sees it: the CRL the CA firm pushed for the
+ * issuer's key, and, unless that one is current, the CRLs at the certificate's
+ * distribution points and the CA profile's extra URLs, each cached until its nextUpdate.
+ */
+export class ServiceRevocationSource implements RevocationSource {
+  constructor(private readonly trustVersion: number) {}
+
+  async crlsFor(cert: pkijs.Certificate, issuer: pkijs.Certificate, profile: CaProfile, at: Date): Promise<ParsedCrl[]> {
+    const result: ParsedCrl[] = [];
+    const own = await this.pushedCrl(spkiHash(issuer));
+    if (own) {
+      result.push(own);
+      const next = own.crl.nextUpdate?.value;
+      if (own.crl.thisUpdate.value <= at && next && at <= next) return result;
+    }
+    const urls = [...(profile.revocation.useCrlDistributionPoints ? crlUrls(cert) : []), ...profile.revocation.crlUrls];
+    for (const url of [...new Set(urls)]) {
+      const entry = await fetchCrl(url);
+      if (entry.crl) result.push(entry.crl);
+    }
+    return result;
+  }
+
+  private async pushedCrl(signerSpkiHash: string): Promise<ParsedCrl | undefined> {
+    const cached = pushed.get(signerSpkiHash);
+    if (cached && cached.trustVersion === this.trustVersion) return cached.crl;
+    const stored = await getPushedCrl(signerSpkiHash);
+    const crl = stored ? parseCrl(Buffer.from(stored.derBase64, 'base64'), `pushed CRL of ${stored.caId}`) : undefined;
+    pushed.set(signerSpkiHash, { trustVersion: this.trustVersion, crl });
+    return crl;
+  }
+}
+
+/** Fetch a CRL over HTTP(S), once per URL at a time, caching it until its nextUpdate. */
+export async function fetchCrl(url: string): Promise<FetchedCrl> {
+  const cached = fetched.get(url);
+  if (cached && cached.expiresAt > Date.now()) return cached;
+  let pending = inFlight.get(url);
+  if (!pending) {
+    pending = download(url).finally(() => inFlight.delete(url));
+    inFlight.set(url, pending);
+  }
+  const entry = await pending;
+  fetched.set(url, entry);
+  return entry;
+}
+
+async function download(url: string): Promise<FetchedCrl> {
+  try {
+    const response = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const declared = Number(response.headers.get('content-length') ?? 0);
+    if (declared > MAX_CRL_BYTES) throw new Error(`the CRL has ${declared} bytes; the limit is ${MAX_CRL_BYTES}`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.byteLength > MAX_CRL_BYTES) throw new Error(`the CRL has ${bytes.byteLength} bytes; the limit is ${MAX_CRL_BYTES}`);
+    const crl = parseCrl(bytes, `CRL from ${url}`);
+    const nextUpdate = crl.crl.nextUpdate?.value.getTime() ?? Date.now();
+    return { crl, expiresAt: Math.min(nextUpdate, Date.now() + MAX_CRL_CACHE_MS) };
+  } catch (error) {
+    const message = error instanceof MalformedInput ? error.message : (error as Error).message;
+    log.warn('CRL download failed', { url, error: message });
+    return { error: message, expiresAt: Date.now() + FAILURE_BACKOFF_MS };
+  }
+}
+
+/** Forget fetched and pushed CRLs (benchmarks of a cold start, tests). */
+export function clearCrlCache(): void {
+  fetched.clear();
+  pushed.clear();
+}

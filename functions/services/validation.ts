@@ -1,0 +1,34 @@
+import type * as pkijs from 'pkijs';
+import { currentTrustStore } from '../db/ca-profiles.js';
+import { fingerprint, serialHex } from '../pki/certificate.js';
+import { CertificateRejected } from '../pki/reasons.js';
+import { validatePath, type Usage, type ValidatedPath } from '../pki/validate.js';
+import { markBindingRevoked } from './certificate-revocation.js';
+import { ServiceRevocationSource } from './revocation-source.js';
+
+/**
+ * Validate a certificate path against the live trust store and revocation
+ * data, as binding, login and CA synchronisation do. When the leaf turns out to
+ * be revoked, its binding (if any) is marked revoked at once, with an event.
+ */
+export async function validateForService(
+  leaf: pkijs.Certificate,
+  chain: pkijs.Certificate[],
+  usage: Usage,
+  context: { actor: string; at?: Date },
+): Promise<ValidatedPath> {
+  const store = await currentTrustStore();
+  try {
+    return await validatePath(leaf, chain, store, {
+      at: context.at ?? new Date(),
+      usage,
+      revocation: new ServiceRevocationSource(store.version),
+      useIssuerCache: context.at === undefined,
+    });
+  } catch (error) {
+    if (error instanceof CertificateRejected && error.code === 'REVOKED' && error.certificate?.serial === serialHex(leaf)) {
+      await markBindingRevoked(fingerprint(leaf), { reason: error.message, source: 'crl', actor: context.actor });
+    }
+    throw error;
+  }
+}

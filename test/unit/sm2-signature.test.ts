@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { describe, expect, it } from 'vitest';
+import { parseCertificate } from '../../functions/pki/der.js';
+import { ALGORITHM_OID, cryptoEngine, verifySignature } from '../../functions/pki/signature.js';
+
+const SM2_DATA = '/work/shared/testdata/sm2';
+const vector = JSON.parse(readFileSync(join(SM2_DATA, 'sm2_sign_vector_gmt0003.json'), 'utf8'));
+
+function sm2Spki(pointHex: string): pkijs.PublicKeyInfo {
+  const schema = new asn1js.Sequence({
+    value: [
+      new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: ALGORITHM_OID.ecPublicKey }), new asn1js.ObjectIdentifier({ value: ALGORITHM_OID.sm2Curve })] }),
+      new asn1js.BitString({ valueHex: Buffer.from(pointHex, 'hex') }),
+    ],
+  });
+  return new pkijs.PublicKeyInfo({ schema: asn1js.fromBER(schema.toBER(false)).result });
+}
+
+function derSignature(rHex: string, sHex: string): Uint8Array {
+  const integer = (hex: string) => {
+    let bytes = Buffer.from(hex, 'hex');
+    while (bytes.length > 1 && bytes[0] === 0 && !(bytes[1] & 0x80)) bytes = bytes.subarray(1);
+    if (bytes[0] & 0x80) bytes = Buffer.concat([Buffer.from([0]), bytes]);
+    return new asn1js.Integer({ valueHex: bytes });
+  };
+  return new Uint8Array(new asn1js.Sequence({ value: [integer(rHex), integer(sHex)] }).toBER(false));
+}
+
+const verifyVector = (overrides: { user_id?: string; message_ascii?: string; r?: string; s?: string }) =>
+  verifySignature({
+    data: new TextEncoder().encode(overrides.message_ascii ?? vector.message_ascii),
+    signature: derSignature(overrides.r ?? vector.r, overrides.s ?? vector.s),
+    spki: sm2Spki(vector.public_key_uncompressed),
+    algorithm: new pkijs.AlgorithmIdentifier({ algorithmId: ALGORITHM_OID.sm2WithSm3 }),
+    sm2SignerId: overrides.user_id ?? vector.user_id,
+  });
+
+describe('SM2 with SM3 (GM/T 0003.5 Annex A)', () => {
+  it('verifies the standard signature', () => {
+    expect(verifyVector({})).toBe(true);
+  });
+
+  it('accepts the DER encoding from the standard', () => {
+    const signature = new Uint8Array(Buffer.from(vector.signature_der, 'hex'));
+    const ok = verifySignature({
+      data: new TextEncoder().encode(vector.message_ascii),
+      signature,
+      spki: sm2Spki(vector.public_key_uncompressed),
+      algorithm: new pkijs.AlgorithmIdentifier({ algorithmId: ALGORITHM_OID.sm2WithSm3 }),
+    });
+    expect(ok).toBe(true);
+  });
+
+  const negativeCases: [string, Record<string, string>][] = vector.negative_cases.map((c: Record<string, string>) => [c.name, c]);
+  it.each(negativeCases)('rejects variant: %s', (_name, variant) => {
+    expect(verifyVector(variant)).toBe(false);
+  });
+
+  it('rejects trailing bytes after the DER signature', () => {
+    const signature = new Uint8Array([...Buffer.from(vector.signature_der, 'hex'), 0]);
+    const ok = verifySignature({
+      data: new TextEncoder().encode(vector.message_ascii),
+      signature,
+      spki: sm2Spki(vector.public_key_uncompressed),
+      algorithm: new pkijs.AlgorithmIdentifier({ algorithmId: ALGORITHM_OID.sm2WithSm3 }),
+    });
+    expect(ok).toBe(false);
+  });
+});
+
+/** Rows of signature_check.tsv: file, subject, notAfter, then issuer results such as "x.pem:OK". */
+const checks = readFileSync(join(SM2_DATA, 'signature_check.tsv'), 'utf8')
+  .split('\n')
+  .filter((line) => /^(gmsm|tongsuo)\//.test(line))
+  .flatMap((line) => {
+    const [file, , , results] = line.split('\t');
+    return (results ?? '')
+      .split(' ')
+      .filter((r) => r.includes(':'))
+      .map((result) => {
+        const [issuer, verdict] = result.split(':');
+        return { file, issuer, verdict };
+      });
+  });
+
+describe('real SM2 certificates', () => {
+  it('has signature checks to run', () => {
+    expect(checks.length).toBeGreaterThan(15);
+  });
+
+  it.each(checks.map((c) => [`${c.file} by ${c.issuer}: ${c.verdict}`, c] as const))('%s', async (_name, check) => {
+    const { file, issuer, verdict } = check;
+    const cert = parseCertificate(readFileSync(join(SM2_DATA, file), 'utf8'));
+    const issuerCert = parseCertificate(readFileSync(join(SM2_DATA, issuer), 'utf8'));
+    const withDefaultId = await cert.verify(issuerCert, cryptoEngine('1234567812345678'));
+    const withEmptyId = await cert.verify(issuerCert, cryptoEngine(''));
+    if (verdict === 'OK') {
+      expect(withDefaultId).toBe(true);
+      expect(withEmptyId).toBe(false);
+    } else if (verdict.startsWith('OK-empty-ID')) {
+      expect(withDefaultId).toBe(false);
+      expect(withEmptyId).toBe(true);
+    } else {
+      expect(withDefaultId).toBe(false);
+      expect(withEmptyId).toBe(false);
+    }
+  });
+});
+
+describe('real SM2 chain through path validation', () => {
+  const pem = (file: string) => readFileSync(join(SM2_DATA, file), 'utf8');
+  const validate = async (signerId: string) => {
+    const { TrustStore, defaultProfile } = await import('../../functions/pki/trust-store.js');
+    const { validatePath } = await import('../../functions/pki/validate.js');
+    const { StaticRevocationSource } = await import('../../functions/pki/revocation.js');
+    const profile = { ...defaultProfile('tongsuo', 'Tongsuo test root', [pem('tongsuo/008_284087551c1a.pem')]), sm2SignerId: signerId };
+    profile.revocation = { ...profile.revocation, failPolicy: 'open' as const };
+    const leaf = parseCertificate(pem('tongsuo/012_2680928939d7.pem'));
+    const chain = [parseCertificate(pem('tongsuo/009_ce47c534de91.pem'))];
+    return validatePath(leaf, chain, new TrustStore([profile], 1), { at: new Date('2024-06-01T00:00:00Z'), usage: 'path', revocation: new StaticRevocationSource([]) });
+  };
+
+  it('validates with the default signer ID', async () => {
+    const validated = await validate('1234567812345678');
+    expect(validated.path).toHaveLength(3);
+  });
+
+  it('fails when the profile sets the empty signer ID', async () => {
+    await expect(validate('')).rejects.toMatchObject({ code: 'PATH_INVALID' });
+  });
+});

@@ -1,9 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import serverless from 'serverless-http';
-import { config } from '../lib/config.js';
-import { loadProviderKeys } from '../../oidc/keys.js';
-import { createProvider } from '../../oidc/provider.js';
+import { getProvider } from '../../oidc/instance.js';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -11,7 +9,7 @@ let ready: Promise<Handler> | undefined;
 
 /** Build the provider once per instance: keys are loaded on the first request, not per request. */
 async function init(): Promise<Handler> {
-  const provider = createProvider(config().issuer, await loadProviderKeys());
+  const provider = await getProvider();
   const callback = provider.callback();
   // serverless-http marks every request as TLS; API Gateway always is, but the
   // local host speaks plain HTTP and says so in X-Forwarded-Proto.

@@ -6,7 +6,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { setDynamoClient, tableName } from '../../functions/db/client.js';
 import { invalidateTrustStore } from '../../functions/db/ca-profiles.js';
 import { handler as apiHandler } from '../../functions/handlers/api.js';
+import { handler as feedHandler } from '../../functions/handlers/feed.js';
 import { handler as oidcHandler } from '../../functions/handlers/oidc.js';
+import { startLocalDispatcher, type LocalDispatcher } from './dispatcher.js';
 import { createHost } from './host.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { ensureTable } from './tables.js';
@@ -16,6 +18,8 @@ export interface LocalService {
   port: number;
   db: DynamoDbLocal;
   server: Server;
+  /** The in-process push dispatcher, absent when started with `dispatcher: false`. */
+  dispatcher?: LocalDispatcher;
   stop(): Promise<void>;
 }
 
@@ -30,6 +34,8 @@ export interface LocalServiceOptions {
   /** Public origin; defaults to http://localhost:<port>. */
   origin?: string;
   staticDir?: string;
+  /** Run the feed's push dispatcher in this process (default true). */
+  dispatcher?: boolean;
 }
 
 /**
@@ -55,6 +61,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
 
   const server = createHost(
     [
+      { prefix: '/api/feed/', handler: feedHandler },
       { prefix: '/api/', handler: apiHandler },
       { prefix: '/', handler: oidcHandler },
     ],
@@ -64,12 +71,15 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   const port = await listen(server, options.port ?? 0);
   process.env.PUBLIC_ORIGIN = options.origin ?? `http://localhost:${port}`;
   const url = process.env.PUBLIC_ORIGIN;
+  const dispatcher = options.dispatcher === false ? undefined : await startLocalDispatcher();
   return {
     url,
     port,
     db,
     server,
+    dispatcher,
     stop: async () => {
+      await dispatcher?.stop();
       await new Promise<void>((done) => server.close(() => done()));
       server.closeAllConnections();
       await db.stop();

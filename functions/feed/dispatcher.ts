@@ -124,7 +124,10 @@ export async function runConsumer(id: string, handler: ConsumerHandler, settings
       consumer = await saveProgress(id, owner, consumer.cursor, progressUpdate(consumer, result, settings));
       if (result.failure) {
         await dropLease(id, owner);
-        log.warn('feed delivery failed', { consumer: id, cursor: consumer.cursor, attempts: consumer.attempts, status: consumer.status, error: result.failure });
+        // Logged on the first failure, then at attempts 2, 4, 8, ...: an outage of days stays a few dozen lines.
+        if ((consumer.attempts & (consumer.attempts - 1)) === 0 || consumer.status === 'dead-letter') {
+          log.warn('feed delivery failed', { consumer: id, cursor: consumer.cursor, attempts: consumer.attempts, status: consumer.status, error: result.failure });
+        }
         return consumer.status === 'dead-letter' ? { state: 'dead-letter' } : { state: 'retry', retryAt: consumer.nextAttemptAt };
       }
       if (Date.now() >= runEnds) {

@@ -142,8 +142,13 @@ async function writeTransaction(all: TransactWriteItem[], ownItems: number): Pro
     const reasons = error.CancellationReasons ?? [];
     const ownFailure = reasons.findIndex((reason, i) => i < ownItems && reason.Code === 'ConditionalCheckFailed');
     if (ownFailure >= 0) throw new ConditionFailed(ownFailure);
+    // Past the caller's items come the head update, then the event puts.
+    const occupied = reasons.findIndex((reason, i) => i > ownItems && reason.Code === 'ConditionalCheckFailed');
+    if (occupied >= 0) {
+      throw new Error(`feed item ${all[occupied].Put?.Item?.sk?.S ?? occupied} already exists beyond the feed head; the feed needs repair before events can be committed`);
+    }
     const retryable = reasons.some(
-      (reason, i) => reason.Code === 'TransactionConflict' || (i >= ownItems && reason.Code === 'ConditionalCheckFailed'),
+      (reason, i) => reason.Code === 'TransactionConflict' || (i === ownItems && reason.Code === 'ConditionalCheckFailed'),
     );
     if (retryable && all.length > ownItems) throw new HeadMoved();
     throw error;

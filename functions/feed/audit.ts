@@ -48,7 +48,8 @@ export async function queryAudit(query: AuditQuery): Promise<AuditPage> {
 
 async function queryIndex(query: AuditQuery): Promise<AuditPage> {
   const [index, partition] = query.creditCode ? ['gsi1', `EVT#ENT#${query.creditCode}`] : ['gsi2', `EVT#CA#${query.caId}`];
-  const values: Record<string, unknown> = { ':pk': partition, ':from': query.from ?? '', ':to': query.to ?? '\uffff' };
+  // Index sort keys are "<time>#<seq>": "0" sorts before and "\uffff" after every ISO 8601 time.
+  const values: Record<string, unknown> = { ':pk': partition, ':from': query.from ?? '0', ':to': query.to ?? '\uffff' };
   const filters: string[] = [];
   const names: Record<string, string> = {};
   if (query.type) {

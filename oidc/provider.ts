@@ -76,6 +76,7 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
         }),
       };
     },
+    fetch: loopbackAwareFetch,
     renderError: async (ctx, out, error) => {
       log.warn('oidc error page', { error: out.error, description: out.error_description });
       ctx.type = 'html';
@@ -88,6 +89,24 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
   provider.on('server_error', (_ctx, error) => log.error('oidc server error', { error }));
   mountInteractions(provider);
   return provider;
+}
+
+/**
+ * oidc-provider 9 refuses outgoing requests (back-channel logout among them) to
+ * special-use addresses such as 127.0.0.1, to prevent server-side request
+ * forgery. Off Lambda (the local host and tests), loopback URLs are let through
+ * so that platforms under test on this machine can receive logouts.
+ */
+function loopbackAwareFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const options = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+  const url = input instanceof Request ? input.url : input;
+  const { hostname } = new URL(url);
+  const loopback = hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+  if (loopback && !process.env.AWS_LAMBDA_FUNCTION_NAME) {
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(input, rest);
+  }
+  return globalThis.fetch(input, options);
 }
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -52,6 +52,10 @@ export class DynamoDbAdapter implements Adapter {
       item.gsi1pk = `OIDCUSER#${payload.userCode}`;
       item.gsi1sk = this.model;
     }
+    if (this.model === 'Session' && payload.accountId) {
+      item.gsi2pk = `OIDCACCOUNT#${payload.accountId}`;
+      item.gsi2sk = `Session#${id}`;
+    }
     if (GRANTABLE.has(this.model) && payload.grantId) {
       item.gsi2pk = `OIDCGRANT#${payload.grantId}`;
       item.gsi2sk = `${this.model}#${id}`;
@@ -160,6 +164,36 @@ export class DynamoDbAdapter implements Adapter {
     if (model !== this.model) return undefined;
     return this.find(pk.slice(`OIDC#${model}#`.length));
   }
+}
+
+/**
+ * Return the live sessions of an OIDC subject, with their ids, so that they can
+ * be ended when the enterprise's certificate or credential is revoked.
+ */
+export async function findSessionsByAccount(accountId: string): Promise<{ id: string; payload: AdapterPayload }[]> {
+  const ids: string[] = [];
+  let startKey: Record<string, any> | undefined;
+  do {
+    const page = await dynamo().send(
+      new QueryCommand({
+        TableName: tableName(),
+        IndexName: 'gsi2',
+        KeyConditionExpression: 'gsi2pk = :pk',
+        ExpressionAttributeValues: marshall({ ':pk': `OIDCACCOUNT#${accountId}` }),
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) ids.push(String(unmarshall(item).gsi2sk).slice('Session#'.length));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  const adapter = new DynamoDbAdapter('Session');
+  const sessions: { id: string; payload: AdapterPayload }[] = [];
+  // Index reads are eventually consistent; each session is read again for its current state.
+  for (const id of ids) {
+    const payload = await adapter.find(id);
+    if (payload && payload.accountId === accountId) sessions.push({ id, payload });
+  }
+  return sessions;
 }
 
 function live(item: Record<string, any>): AdapterPayload | undefined {

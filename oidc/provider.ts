@@ -49,6 +49,9 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
       revocation: { enabled: true },
       clientCredentials: { enabled: true },
       rpInitiatedLogout: { enabled: true },
+      // Platforms that register backchannel_logout_uri are told when a session ends, also when
+      // the feed ends it after a certificate or credential revocation (functions/feed/session-revocation.ts).
+      backchannelLogout: { enabled: true },
     },
     ttl: {
       AccessToken: 600,
@@ -82,6 +85,7 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
         };
       },
     }),
+    fetch: loopbackAwareFetch,
     renderError: async (ctx, out, error) => {
       log.warn('oidc error page', { error: out.error, description: out.error_description });
       ctx.type = 'html';
@@ -94,6 +98,24 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
   provider.on('server_error', (_ctx, error) => log.error('oidc server error', { error }));
   mountInteractions(provider);
   return provider;
+}
+
+/**
+ * oidc-provider 9 refuses outgoing requests (back-channel logout among them) to
+ * special-use addresses such as 127.0.0.1, to prevent server-side request
+ * forgery. Off Lambda (the local host and tests), loopback URLs are let through
+ * so that platforms under test on this machine can receive logouts.
+ */
+function loopbackAwareFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const options = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+  const url = input instanceof Request ? input.url : input;
+  const { hostname } = new URL(url);
+  const loopback = hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+  if (loopback && !process.env.AWS_LAMBDA_FUNCTION_NAME) {
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(input, rest);
+  }
+  return globalThis.fetch(input, options);
 }
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

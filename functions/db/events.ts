@@ -1,19 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import {
   GetItemCommand,
+  QueryCommand,
   TransactWriteItemsCommand,
   TransactionCanceledException,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from './client.js';
 
 /** Events per feed partition; the cursor's bucket is floor(seq / FEED_BUCKET_SIZE). */
 export const FEED_BUCKET_SIZE = 10_000;
 
+/** Items in one DynamoDB transaction (TransactWriteItems limit). */
+const MAX_TRANSACTION_ITEMS = 100;
+
 /** A change to be recorded in the feed, in the same transaction as the change itself. */
 export interface DomainEvent {
-  /** Event type URI, e.g. https://schemas.trading-identity.example/event-type/certificate-bound */
+  /** Event type URI, e.g. urn:trading-identity:event:certificate-bound (see lib/event-types.ts). */
   type: string;
   /** Credit code of the enterprise the event is about, if any. */
   creditCode?: string;
@@ -21,13 +25,17 @@ export interface DomainEvent {
   enterpriseSeq?: number;
   /** CA profile the event concerns, if any. */
   caId?: string;
+  /** Client id of the only platform that may read this event; absent means every platform. */
+  audience?: string;
   /** Event payload; only what a platform needs. */
   data: Record<string, unknown>;
 }
 
 export interface StoredEvent extends DomainEvent {
+  /** Feed-wide sequence number: the cursor. Consecutive, starting at 1, in commit order. */
   seq: number;
   jti: string;
+  /** Commit time, ISO 8601. */
   time: string;
 }
 
@@ -48,67 +56,189 @@ export class ConditionFailed extends Error {
 
 const MAX_ATTEMPTS = 50;
 
+type CommitListener = (events: StoredEvent[]) => void;
+const listeners = new Set<CommitListener>();
+
+/**
+ * Register a function called after every commit in this process that appended
+ * events. The local host uses it to wake its in-process dispatcher at once;
+ * commits made by other processes are found by polling the feed head.
+ */
+export function onEventsCommitted(listener: CommitListener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/**
+ * The feed head as this process last wrote or read it. A commit first tries
+ * this value without reading the head item, which saves one consistent read
+ * per commit; when another process moved the head, the conditional update
+ * fails and the head is read again.
+ */
+let knownHead: { table: string; seq: number } | undefined;
+
+/**
+ * Commits of this process, one at a time. Concurrent commits in one process
+ * would all race for the same head value and all but one would fail and retry,
+ * so queueing them here turns that contention into plain waiting. Processes
+ * still race each other, which the optimistic retry below handles.
+ */
+let commitQueue: Promise<unknown> = Promise.resolve();
+
 /**
  * Write `items` and append `events` to the feed atomically. Events get
  * consecutive feed-wide sequence numbers through an optimistic update of the
  * feed head, so the feed order equals the commit order. A lost race on the head
- * is retried; a failed condition on the caller's own items is not.
+ * is retried; a failed condition on the caller's own items is not, and raises
+ * ConditionFailed with nothing written.
  */
 export async function commitWithEvents(items: TransactWriteItem[], events: DomainEvent[]): Promise<StoredEvent[]> {
-  if (items.length + events.length + 1 > 100) {
-    throw new RangeError(`a transaction holds at most 100 items; got ${items.length} changes and ${events.length} events`);
+  if (items.length + events.length + 1 > MAX_TRANSACTION_ITEMS) {
+    throw new RangeError(
+      `a transaction holds at most ${MAX_TRANSACTION_ITEMS} items; got ${items.length} changes and ${events.length} events plus the feed head`,
+    );
   }
+  if (events.length === 0) {
+    await writeTransaction(items, items.length);
+    return [];
+  }
+  const run = commitQueue.then(() => commitInOrder(items, events));
+  commitQueue = run.catch(() => undefined);
+  const stored = await run;
+  for (const listener of listeners) listener(stored);
+  return stored;
+}
+
+async function commitInOrder(items: TransactWriteItem[], events: DomainEvent[]): Promise<StoredEvent[]> {
+  const table = tableName();
   for (let attempt = 1; ; attempt += 1) {
-    const head = await readFeedHead();
-    const stored = events.map((event, i) => ({
-      ...event,
-      seq: head + i + 1,
-      jti: randomUUID(),
-      time: new Date().toISOString(),
-    }));
-    const headUpdate: TransactWriteItem = {
-      Update: {
-        TableName: tableName(),
-        Key: marshall({ pk: 'FEED', sk: 'HEAD' }),
-        UpdateExpression: 'SET #seq = :next',
-        ConditionExpression: head === 0 ? 'attribute_not_exists(#seq) OR #seq = :head' : '#seq = :head',
-        ExpressionAttributeNames: { '#seq': 'seq' },
-        ExpressionAttributeValues: marshall({ ':head': head, ':next': head + events.length }),
-      },
-    };
-    const eventPuts: TransactWriteItem[] = stored.map((event) => ({
-      Put: {
-        TableName: tableName(),
-        Item: marshall(eventItem(event), { removeUndefinedValues: true }),
-        ConditionExpression: 'attribute_not_exists(pk)',
-      },
-    }));
-    const all = events.length > 0 ? [...items, headUpdate, ...eventPuts] : items;
+    const head = knownHead?.table === table ? knownHead.seq : await readFeedHead();
+    const time = new Date().toISOString();
+    const stored: StoredEvent[] = events.map((event, i) => ({ ...event, seq: head + i + 1, jti: randomUUID(), time }));
     try {
-      await dynamo().send(new TransactWriteItemsCommand({ TransactItems: all }));
+      await writeTransaction([...items, headUpdate(head, events.length), ...stored.map(eventPut)], items.length);
+      knownHead = { table, seq: head + events.length };
       return stored;
     } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      const reasons = error.CancellationReasons ?? [];
-      const ownFailure = reasons.findIndex((reason, i) => i < items.length && reason.Code === 'ConditionalCheckFailed');
-      if (ownFailure >= 0) throw new ConditionFailed(ownFailure);
-      const headLost = reasons.some((reason, i) => i >= items.length && (reason.Code === 'ConditionalCheckFailed' || reason.Code === 'TransactionConflict'));
-      const conflict = reasons.some((reason) => reason.Code === 'TransactionConflict');
-      if ((headLost || conflict) && attempt < MAX_ATTEMPTS) {
-        await sleep(Math.random() * Math.min(100, 2 ** attempt));
-        continue;
+      if (!(error instanceof HeadMoved)) throw error;
+      knownHead = undefined;
+      if (attempt >= MAX_ATTEMPTS) {
+        throw new Error(`the feed head kept moving during ${MAX_ATTEMPTS} attempts to commit ${events.length} events; try again later`);
       }
-      throw error;
+      // The first retry reads the head at once, because a stale cached head is the usual cause.
+      if (attempt > 1) await sleep(Math.random() * Math.min(100, 2 ** attempt));
     }
   }
 }
 
+/** The head item moved (or a transaction conflict hit it) between reading and writing. */
+class HeadMoved extends Error {}
+
+async function writeTransaction(all: TransactWriteItem[], ownItems: number): Promise<void> {
+  try {
+    await dynamo().send(new TransactWriteItemsCommand({ TransactItems: all }));
+  } catch (error) {
+    if (!(error instanceof TransactionCanceledException)) throw error;
+    const reasons = error.CancellationReasons ?? [];
+    const ownFailure = reasons.findIndex((reason, i) => i < ownItems && reason.Code === 'ConditionalCheckFailed');
+    if (ownFailure >= 0) throw new ConditionFailed(ownFailure);
+    // Past the caller's items come the head update, then the event puts.
+    const occupied = reasons.findIndex((reason, i) => i > ownItems && reason.Code === 'ConditionalCheckFailed');
+    if (occupied >= 0) {
+      throw new Error(`feed item ${all[occupied].Put?.Item?.sk?.S ?? occupied} already exists beyond the feed head; the feed needs repair before events can be committed`);
+    }
+    const retryable = reasons.some(
+      (reason, i) => reason.Code === 'TransactionConflict' || (i === ownItems && reason.Code === 'ConditionalCheckFailed'),
+    );
+    if (retryable && all.length > ownItems) throw new HeadMoved();
+    throw error;
+  }
+}
+
+function headUpdate(head: number, count: number): TransactWriteItem {
+  return {
+    Update: {
+      TableName: tableName(),
+      Key: marshall({ pk: 'FEED', sk: 'HEAD' }),
+      UpdateExpression: 'SET #seq = :next',
+      ConditionExpression: head === 0 ? 'attribute_not_exists(#seq) OR #seq = :head' : '#seq = :head',
+      ExpressionAttributeNames: { '#seq': 'seq' },
+      ExpressionAttributeValues: marshall({ ':head': head, ':next': head + count }),
+    },
+  };
+}
+
+function eventPut(event: StoredEvent): TransactWriteItem {
+  return {
+    Put: {
+      TableName: tableName(),
+      Item: marshall(eventItem(event), { removeUndefinedValues: true }),
+      ConditionExpression: 'attribute_not_exists(pk)',
+    },
+  };
+}
+
+/** Read the feed head: the sequence number of the last committed event, 0 for an empty feed. */
 export async function readFeedHead(): Promise<number> {
   const result = await dynamo().send(
     new GetItemCommand({ TableName: tableName(), Key: marshall({ pk: 'FEED', sk: 'HEAD' }), ConsistentRead: true }),
   );
   const seq = result.Item?.seq?.N;
   return seq ? Number(seq) : 0;
+}
+
+export interface EventPage {
+  events: StoredEvent[];
+  /** Sequence number of the last event read, or `after` when none was. */
+  cursor: number;
+  /** The feed head when the page was read. */
+  head: number;
+}
+
+/**
+ * Read up to `limit` events with a sequence number above `after`, in feed
+ * order. The head is read first and the page stops there: every event up to
+ * the head is committed, so a page never skips an event that commits later.
+ */
+export async function readEvents(after: number, limit: number): Promise<EventPage> {
+  const head = await readFeedHead();
+  const last = Math.min(head, after + limit);
+  const events: StoredEvent[] = [];
+  let from = after + 1;
+  while (from <= last) {
+    const bucketEnd = Math.min(last, (Math.floor(from / FEED_BUCKET_SIZE) + 1) * FEED_BUCKET_SIZE - 1);
+    let startKey: Record<string, any> | undefined;
+    do {
+      const page = await dynamo().send(
+        new QueryCommand({
+          TableName: tableName(),
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: marshall({ ':pk': feedPartition(from), ':from': feedSortKey(from), ':to': feedSortKey(bucketEnd) }),
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) events.push(eventFromItem(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    from = bucketEnd + 1;
+  }
+  return { events, cursor: events.length ? events[events.length - 1].seq : after, head };
+}
+
+export function eventFromItem(item: Record<string, any>): StoredEvent {
+  const record = unmarshall(item);
+  return {
+    seq: record.seq,
+    jti: record.jti,
+    time: record.time,
+    type: record.type,
+    creditCode: record.creditCode,
+    enterpriseSeq: record.enterpriseSeq,
+    caId: record.caId,
+    audience: record.audience,
+    data: record.data ?? {},
+  };
 }
 
 function eventItem(event: StoredEvent): Record<string, unknown> {
@@ -123,6 +253,7 @@ function eventItem(event: StoredEvent): Record<string, unknown> {
     creditCode: event.creditCode,
     enterpriseSeq: event.enterpriseSeq,
     caId: event.caId,
+    audience: event.audience,
     data: event.data,
     gsi1pk: event.creditCode ? `EVT#ENT#${event.creditCode}` : undefined,
     gsi1sk: event.creditCode ? `${event.time}#${feedSortKey(event.seq)}` : undefined,

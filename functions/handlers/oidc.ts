@@ -1,21 +1,17 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { config } from '../lib/config.js';
-import { loadProviderKeys } from '../../oidc/keys.js';
+import { getProvider } from '../../oidc/instance.js';
 import { providerLambdaHandler, type LambdaHandler } from '../../oidc/lambda.js';
-import { createProvider } from '../../oidc/provider.js';
 
 let ready: Promise<LambdaHandler> | undefined;
 
-/** Build the provider once per instance: keys are loaded on the first request, not per request. */
-async function init(): Promise<LambdaHandler> {
-  return providerLambdaHandler(createProvider(config().issuer, await loadProviderKeys()));
-}
-
 /** Lambda entry point for the OpenID Connect provider and its login interaction. */
 export async function handler(event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> {
-  ready ??= init().catch((error) => {
-    ready = undefined;
-    throw error;
-  });
+  // The provider is built once per instance: keys are loaded on the first request, not per request.
+  ready ??= getProvider()
+    .then(providerLambdaHandler)
+    .catch((error) => {
+      ready = undefined;
+      throw error;
+    });
   return (await ready)(event, context);
 }

@@ -1,5 +1,5 @@
 import type { Enterprise } from '../db/enterprises.js';
-import { getEnterprise, replaceEnterprise } from '../db/enterprises.js';
+import { getEnterprise, replaceEnterprise, trustedName } from '../db/enterprises.js';
 import { getBinding, putNewBinding, type CertificateBinding } from '../db/certificates.js';
 import { ConditionFailed, commitWithEvents, type DomainEvent } from '../db/events.js';
 import { conflict, notFound } from '../lib/errors.js';
@@ -90,7 +90,7 @@ export async function bindCertificate(creditCodeInput: string, body: Record<stri
       type: EVENT_TYPES.enterpriseVerified,
       creditCode,
       enterpriseSeq: next.version,
-      data: { creditCode, name: next.certifiedName, detailsConfirmed: next.detailsConfirmed },
+      data: { creditCode, name: trustedName(next) ?? null, detailsConfirmed: next.detailsConfirmed },
     });
   }
   try {

@@ -8,7 +8,9 @@ import { invalidateTrustStore } from '../../functions/db/ca-profiles.js';
 import { handler as adminHandler } from '../../functions/handlers/admin.js';
 import { handler as apiHandler } from '../../functions/handlers/api.js';
 import { handler as caSyncHandler } from '../../functions/handlers/ca-sync.js';
+import { handler as feedHandler } from '../../functions/handlers/feed.js';
 import { handler as oidcHandler } from '../../functions/handlers/oidc.js';
+import { startLocalDispatcher, type LocalDispatcher } from './dispatcher.js';
 import { createHost } from './host.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { ensureTable } from './tables.js';
@@ -18,6 +20,8 @@ export interface LocalService {
   port: number;
   db: DynamoDbLocal;
   server: Server;
+  /** The in-process push dispatcher, absent when started with `dispatcher: false`. */
+  dispatcher?: LocalDispatcher;
   stop(): Promise<void>;
 }
 
@@ -32,6 +36,8 @@ export interface LocalServiceOptions {
   /** Public origin; defaults to http://localhost:<port>. */
   origin?: string;
   staticDir?: string;
+  /** Run the feed's push dispatcher in this process (default true). */
+  dispatcher?: boolean;
 }
 
 /**
@@ -58,6 +64,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   const server = createHost(
     [
       { prefix: '/api/admin/', handler: adminHandler },
+      { prefix: '/api/feed/', handler: feedHandler },
       { prefix: '/api/', handler: apiHandler },
       { prefix: '/api/ca/', handler: caSyncHandler },
       { prefix: '/', handler: oidcHandler },
@@ -68,12 +75,15 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   const port = await listen(server, options.port ?? 0);
   process.env.PUBLIC_ORIGIN = options.origin ?? `http://localhost:${port}`;
   const url = process.env.PUBLIC_ORIGIN;
+  const dispatcher = options.dispatcher === false ? undefined : await startLocalDispatcher();
   return {
     url,
     port,
     db,
     server,
+    dispatcher,
     stop: async () => {
+      await dispatcher?.stop();
       await new Promise<void>((done) => server.close(() => done()));
       server.closeAllConnections();
       await db.stop();

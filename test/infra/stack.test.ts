@@ -141,6 +141,11 @@ describe('service stack', () => {
       const expected = new Map<string, Set<string>>();
       for (const action of entry.table.actions.filter((a) => a !== 'Query')) expected.set(`dynamodb:${action}`, new Set([`${tableId}.Arn`]));
       expected.set('dynamodb:Query', new Set(entry.table.queryIndexes.map((index) => `${tableId}.Arn/index/${index}`)));
+      if (entry.triggers.some((trigger) => trigger.kind === 'tableStream')) {
+        // Reading the stream: ListStreams has no resource-level permissions, so AWS requires "*".
+        expected.set('dynamodb:ListStreams', new Set(['*']));
+        for (const action of ['DescribeStream', 'GetRecords', 'GetShardIterator']) expected.set(`dynamodb:${action}`, new Set([`${tableId}.StreamArn`]));
+      }
       expect(grants, entry.name).toEqual(expected);
     }
   });
@@ -159,6 +164,11 @@ describe('service stack', () => {
             expect(entry.readsProviderKeys, `${entry.name} reads the provider keys`).toBe(true);
             expect(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']).toContain(action);
             expect(statement.resources, entry.name).toEqual([expect.stringMatching(/^ProviderKeys[0-9A-F]{8}$/)]);
+          } else if (action.startsWith('sqs:')) {
+            // Queues it sends to or consumes from, as its entry declares.
+            const queues = [...(entry.sendsTo ?? []), ...entry.triggers.flatMap((trigger) => (trigger.kind === 'queue' ? [trigger.queue] : []))];
+            expect(queues.length, `${entry.name} uses a queue`).toBeGreaterThan(0);
+            expect(statement.resources.every((resource) => /^(Deliveries\w*|StreamFailures|\w*DeadLetter\w*)[0-9A-F]{8}\.Arn$/.test(resource)), `${entry.name} ${action} ${statement.resources}`).toBe(true);
           } else {
             throw new Error(`function ${entry.name} is granted ${action} on ${statement.resources.join(', ')}, which its entry does not explain`);
           }

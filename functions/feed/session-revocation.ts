@@ -1,0 +1,96 @@
+import { commitWithEvents, type DomainEvent, type StoredEvent } from '../db/events.js';
+import { getEnterprise } from '../db/enterprises.js';
+import { EVENT_TYPES } from '../lib/event-types.js';
+import { log } from '../lib/log.js';
+import { DynamoDbAdapter, findSessionsByAccount } from '../../oidc/adapter.js';
+import { getProvider } from '../../oidc/instance.js';
+import type { ConsumerHandler, WindowResult } from './dispatcher.js';
+
+/** Id of the internal feed consumer that ends sessions after revocations. */
+export const SESSIONS_CONSUMER = 'internal:sessions';
+
+/** Why the sessions of an enterprise must end, or undefined when `event` is no revocation. */
+function revocationReason(event: StoredEvent): string | undefined {
+  if (event.type === EVENT_TYPES.certificateRevoked) return 'certificate revoked';
+  if (event.type === EVENT_TYPES.credentialChange && event.data.change_type === 'revoke') return 'credential revoked';
+  return undefined;
+}
+
+/**
+ * End every session of the enterprise an event is about, after a certificate
+ * or credential revocation. Each platform in the session gets an OIDC
+ * back-channel logout when it registered backchannel_logout_uri, and a CAEP
+ * session-revoked event addressed to it alone. The grants and their tokens are
+ * revoked with the session. Processing the same event again finds no session
+ * and does nothing.
+ */
+export const sessionRevocationHandler: ConsumerHandler = async (consumer, events, deadline) => {
+  const result: WindowResult = { through: consumer.cursor, delivered: 0, rejected: 0 };
+  for (const event of events) {
+    if (Date.now() >= deadline) break;
+    const reason = revocationReason(event);
+    if (reason && event.creditCode) {
+      try {
+        result.delivered += await endSessions(event.creditCode, reason, event);
+      } catch (error) {
+        result.failure = `ending the sessions of ${event.creditCode} after event ${event.seq} failed: ${(error as Error).message}`;
+        return result;
+      }
+    }
+    result.through = event.seq;
+  }
+  return result;
+};
+
+async function endSessions(creditCode: string, reason: string, cause: StoredEvent): Promise<number> {
+  const enterprise = await getEnterprise(creditCode);
+  if (!enterprise) return 0;
+  const sessions = await findSessionsByAccount(enterprise.sub);
+  if (sessions.length === 0) return 0;
+  const provider = await getProvider();
+  let ended = 0;
+  for (const session of sessions) {
+    const authorizations = (session.payload.authorizations ?? {}) as Record<string, { sid?: string; grantId?: string }>;
+    const events: DomainEvent[] = [];
+    for (const [clientId, authorization] of Object.entries(authorizations)) {
+      const client = await provider.Client.find(clientId);
+      let backchannelLogout: 'sent' | 'failed' | 'not registered' = 'not registered';
+      if (client?.backchannelLogoutUri) {
+        try {
+          // Client#backchannelLogout exists in oidc-provider 9 but is missing from its type definitions.
+          const logout = (client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> }).backchannelLogout;
+          await logout.call(client, enterprise.sub, authorization.sid ?? '');
+          backchannelLogout = 'sent';
+        } catch (error) {
+          // The session-revoked event below reaches the platform by the feed even so.
+          backchannelLogout = 'failed';
+          log.warn('back-channel logout failed', { clientId, creditCode, error });
+        }
+      }
+      events.push({
+        type: EVENT_TYPES.sessionRevoked,
+        creditCode,
+        audience: clientId,
+        data: {
+          event_timestamp: Math.floor(Date.parse(cause.time) / 1000),
+          initiating_entity: 'policy',
+          reason_admin: { en: `${reason} (feed event ${cause.seq})` },
+          creditCode,
+          clientId,
+          sid: authorization.sid,
+          backchannelLogout,
+        },
+      });
+    }
+    if (events.length > 0) await commitWithEvents([], events);
+    for (const authorization of Object.values(authorizations)) {
+      if (!authorization.grantId) continue;
+      await new DynamoDbAdapter('AccessToken').revokeByGrantId(authorization.grantId);
+      await new DynamoDbAdapter('Grant').destroy(authorization.grantId);
+    }
+    await new DynamoDbAdapter('Session').destroy(session.id);
+    ended += 1;
+    log.info('sessions ended after revocation', { creditCode, session: session.id, platforms: Object.keys(authorizations), reason });
+  }
+  return ended;
+}

@@ -1,0 +1,55 @@
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { log } from '../lib/log.js';
+
+/** Body of a dispatcher queue message: run delivery for this feed consumer. */
+export interface WakeMessage {
+  consumer: string;
+}
+
+/** How wake-ups reach the dispatcher: in-process on the local host, a queue message on AWS. */
+export type Waker = (consumerIds: string[], delayMs?: number) => Promise<void>;
+
+let localWaker: Waker | undefined;
+let sqs: SQSClient | undefined;
+
+/** Route wake-ups to an in-process dispatcher (the local host); undefined restores the queue. */
+export function setWaker(waker: Waker | undefined): void {
+  localWaker = waker;
+}
+
+/** Longest delay SQS allows on a message, in seconds. */
+const MAX_SQS_DELAY_SECONDS = 900;
+
+/**
+ * Ask the dispatcher to run delivery for the given consumers, after `delayMs`
+ * when given. On AWS this sends one message per consumer to the queue named by
+ * FEED_QUEUE_URL; with neither that nor an in-process dispatcher, wake-ups are
+ * dropped and the scheduled sweep finds the work.
+ */
+export async function wakeConsumers(consumerIds: string[], delayMs = 0): Promise<void> {
+  if (consumerIds.length === 0) return;
+  if (localWaker) return localWaker(consumerIds, delayMs);
+  const queueUrl = process.env.FEED_QUEUE_URL;
+  if (!queueUrl) {
+    log.debug('no dispatcher to wake; FEED_QUEUE_URL is not set', { consumers: consumerIds.length });
+    return;
+  }
+  sqs ??= new SQSClient({});
+  const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, Math.ceil(delayMs / 1000));
+  for (let i = 0; i < consumerIds.length; i += 10) {
+    const batch = consumerIds.slice(i, i + 10);
+    const result = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: batch.map((consumer, j) => ({
+          Id: String(j),
+          MessageBody: JSON.stringify({ consumer } satisfies WakeMessage),
+          DelaySeconds: delaySeconds,
+        })),
+      }),
+    );
+    if (result.Failed?.length) {
+      throw new Error(`the dispatcher queue refused ${result.Failed.length} wake-up messages: ${result.Failed.map((f) => f.Message ?? f.Code).join('; ')}`);
+    }
+  }
+}

@@ -43,7 +43,7 @@ export interface FeedConsumer {
   /** Worker that holds the lease, and when the lease ends (epoch ms). One worker delivers at a time. */
   leaseOwner?: string;
   leaseUntil?: number;
-  /** Incremented by each wake-up that found the lease taken, so the holder knows to read the feed again. */
+  /** Incremented by each wake-up that found the lease taken, so the holder reads the feed again before it lets go. */
   wakeups: number;
 }
 

@@ -55,7 +55,7 @@ export function dispatcherSettings(): DispatcherSettings {
   };
 }
 
-/** What a consumer made of one window of events. */
+/** Outcome of processing one window of events. */
 export interface WindowResult {
   /** Every event with a sequence number up to this one is processed. */
   through: number;
@@ -66,12 +66,12 @@ export interface WindowResult {
   failure?: string;
 }
 
-/** How a consumer processes events: pushes them to a platform, or reacts inside the service. */
+/** Processor of a consumer's events: push to a platform, or a reaction inside the service. */
 export type ConsumerHandler = (consumer: FeedConsumer, events: StoredEvent[], deadline: number, settings: DispatcherSettings) => Promise<WindowResult>;
 
 /**
  * How a run ended. `idle`: the consumer caught up with the feed. `busy`:
- * another worker holds the lease and was told to read again. `retry`: a
+ * another worker has the lease and will read the feed again. `retry`: a
  * delivery failed and the next attempt is due at `retryAt`. `dead-letter`:
  * delivery stopped until a replay. `budget` and `lost`: the run stopped early
  * and the driver should start another. `gone`: the consumer no longer exists.
@@ -87,7 +87,7 @@ export function retryDelay(attempts: number, settings: DispatcherSettings): numb
   return Math.round(delay * (0.8 + Math.random() * 0.2));
 }
 
-/** How a driver runs a consumer; the defaults suit the queue-driven Lambda. */
+/** Options of a driver for runConsumer; the defaults suit the queue-driven Lambda. */
 export interface RunOptions {
   /**
    * After catching up, keep the lease and wait this long for further commits
@@ -271,7 +271,7 @@ export const pushHandler: ConsumerHandler = async (consumer, events, deadline, s
   return { through: contiguousThrough(consumer.cursor, events, done), delivered, rejected, lastRejection, failure };
 };
 
-/** The highest sequence number up to which every event of the window is done. */
+/** Return the highest sequence number up to which every event of the window is done. */
 export function contiguousThrough(cursor: number, events: StoredEvent[], done: Set<number>): number {
   let through = cursor;
   for (const event of events) {

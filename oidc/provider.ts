@@ -49,8 +49,8 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
       revocation: { enabled: true },
       clientCredentials: { enabled: true },
       rpInitiatedLogout: { enabled: true },
-      // Platforms that register backchannel_logout_uri are told when a session ends, also when
-      // the feed ends it after a certificate or credential revocation (functions/feed/session-revocation.ts).
+      // Platforms that register backchannel_logout_uri receive a logout token when a session ends,
+      // also when the feed ends it after a revocation (functions/feed/session-revocation.ts).
       backchannelLogout: { enabled: true },
     },
     ttl: {

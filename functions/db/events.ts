@@ -69,6 +69,19 @@ export function onEventsCommitted(listener: CommitListener): () => void {
   return () => listeners.delete(listener);
 }
 
+/** Resolve on the next commit of events in this process, or after `timeoutMs`. */
+export function waitForCommit(timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, timeoutMs);
+    const unsubscribe = onEventsCommitted(done);
+    function done() {
+      clearTimeout(timer);
+      unsubscribe();
+      resolve();
+    }
+  });
+}
+
 /**
  * The feed head as this process last wrote or read it. A commit first tries
  * this value without reading the head item, which saves one consistent read
@@ -105,8 +118,41 @@ export async function commitWithEvents(items: TransactWriteItem[], events: Domai
   const run = commitQueue.then(() => commitInOrder(items, events));
   commitQueue = run.catch(() => undefined);
   const stored = await run;
+  for (const event of stored) cacheEvent(event);
   for (const listener of listeners) listener(stored);
   return stored;
+}
+
+/**
+ * Events this process committed or read, by sequence number. Events never
+ * change once committed, so a cached event is always current; the cache only
+ * saves queries when many consumers read the same new events.
+ */
+const eventCache = new Map<number, StoredEvent>();
+let eventCacheTable: string | undefined;
+const EVENT_CACHE_SIZE = 50_000;
+
+function cacheEvent(event: StoredEvent): void {
+  if (eventCacheTable !== tableName()) {
+    eventCache.clear();
+    eventCacheTable = tableName();
+  }
+  eventCache.set(event.seq, event);
+  if (eventCache.size > EVENT_CACHE_SIZE) {
+    const oldest = eventCache.keys().next().value as number;
+    eventCache.delete(oldest);
+  }
+}
+
+function cachedRange(from: number, to: number): StoredEvent[] | undefined {
+  if (eventCacheTable !== tableName()) return undefined;
+  const events: StoredEvent[] = [];
+  for (let seq = from; seq <= to; seq += 1) {
+    const event = eventCache.get(seq);
+    if (!event) return undefined;
+    events.push(event);
+  }
+  return events;
 }
 
 async function commitInOrder(items: TransactWriteItem[], events: DomainEvent[]): Promise<StoredEvent[]> {
@@ -178,6 +224,39 @@ function eventPut(event: StoredEvent): TransactWriteItem {
   };
 }
 
+let headInFlight: { table: string; read: Promise<number> } | undefined;
+let headQueued: { table: string; read: Promise<number> } | undefined;
+
+function startHeadRead(table: string): Promise<number> {
+  const read = readFeedHead().finally(() => {
+    if (headInFlight?.read === read) headInFlight = undefined;
+  });
+  headInFlight = { table, read };
+  return read;
+}
+
+/**
+ * Read the feed head, sharing one read among concurrent callers. A caller
+ * never gets a read that started before its call: it queues behind the read in
+ * flight and shares the next one, so it sees every commit that finished
+ * before the call.
+ */
+export function readFeedHeadShared(): Promise<number> {
+  const table = tableName();
+  if (!headInFlight || headInFlight.table !== table) return startHeadRead(table);
+  if (!headQueued || headQueued.table !== table) {
+    const previous = headInFlight.read;
+    const read = previous
+      .catch(() => undefined)
+      .then(() => {
+        if (headQueued?.read === read) headQueued = undefined;
+        return startHeadRead(table);
+      });
+    headQueued = { table, read };
+  }
+  return headQueued.read;
+}
+
 /** Read the feed head: the sequence number of the last committed event, 0 for an empty feed. */
 export async function readFeedHead(): Promise<number> {
   const result = await dynamo().send(
@@ -201,8 +280,10 @@ export interface EventPage {
  * the head is committed, so a page never skips an event that commits later.
  */
 export async function readEvents(after: number, limit: number): Promise<EventPage> {
-  const head = await readFeedHead();
+  const head = await readFeedHeadShared();
   const last = Math.min(head, after + limit);
+  const cached = cachedRange(after + 1, last);
+  if (cached) return { events: cached, cursor: cached.length ? cached[cached.length - 1].seq : after, head };
   const events: StoredEvent[] = [];
   let from = after + 1;
   while (from <= last) {
@@ -218,7 +299,11 @@ export async function readEvents(after: number, limit: number): Promise<EventPag
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of page.Items ?? []) events.push(eventFromItem(item));
+      for (const item of page.Items ?? []) {
+        const event = eventFromItem(item);
+        cacheEvent(event);
+        events.push(event);
+      }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     from = bucketEnd + 1;

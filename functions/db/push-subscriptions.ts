@@ -43,7 +43,7 @@ export interface FeedConsumer {
   /** Worker that holds the lease, and when the lease ends (epoch ms). One worker delivers at a time. */
   leaseOwner?: string;
   leaseUntil?: number;
-  /** Incremented by each wake-up that found the lease taken, so the holder knows to read the feed again. */
+  /** Incremented by each wake-up that found the lease taken, so the holder reads the feed again before it lets go. */
   wakeups: number;
 }
 
@@ -188,7 +188,54 @@ export class LeaseLost extends Error {
  * starts from the replayed cursor.
  */
 export async function saveProgress(id: string, owner: string, expectedCursor: number, update: ProgressUpdate): Promise<FeedConsumer> {
-  const names: Record<string, string> = {};
+  const { expression, names, values } = progressExpression(update, owner, expectedCursor);
+  try {
+    const result = await dynamo().send(
+      new UpdateItemCommand({
+        TableName: tableName(),
+        Key: marshall(key(id)),
+        UpdateExpression: expression,
+        ConditionExpression: 'leaseOwner = :owner AND #cursorGuard = :expected',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return fromItem(result.Attributes!);
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) throw new LeaseLost(id);
+    throw error;
+  }
+}
+
+/**
+ * Record progress and give the lease back in one write, but only when no
+ * wake-up arrived since `wakeups` was read. Returns false, with nothing
+ * written, when the caller must check the consumer and read the feed again.
+ */
+export async function saveAndRelease(id: string, owner: string, expectedCursor: number, wakeups: number, update: ProgressUpdate): Promise<boolean> {
+  const { expression, names, values } = progressExpression({ ...update, leaseUntil: undefined }, owner, expectedCursor);
+  values[':wakeups'] = wakeups;
+  try {
+    await dynamo().send(
+      new UpdateItemCommand({
+        TableName: tableName(),
+        Key: marshall(key(id)),
+        UpdateExpression: expression.includes(' REMOVE ') ? expression.replace(' REMOVE ', ' REMOVE leaseOwner, ') : `${expression} REMOVE leaseOwner`,
+        ConditionExpression: 'leaseOwner = :owner AND #cursorGuard = :expected AND wakeups = :wakeups',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    return false;
+  }
+}
+
+function progressExpression(update: ProgressUpdate, owner: string, expectedCursor: number) {
+  const names: Record<string, string> = { '#cursorGuard': 'cursor' };
   const values: Record<string, unknown> = { ':owner': owner, ':expected': expectedCursor, ':now': new Date().toISOString() };
   const sets = ['updatedAt = :now'];
   const removes: string[] = [];
@@ -212,50 +259,10 @@ export async function saveProgress(id: string, owner: string, expectedCursor: nu
     adds.push('rejected :rejected');
     values[':rejected'] = update.rejectedDelta;
   }
-  names['#cursorGuard'] = 'cursor';
   let expression = `SET ${sets.join(', ')}`;
   if (removes.length) expression += ` REMOVE ${removes.join(', ')}`;
   if (adds.length) expression += ` ADD ${adds.join(', ')}`;
-  try {
-    const result = await dynamo().send(
-      new UpdateItemCommand({
-        TableName: tableName(),
-        Key: marshall(key(id)),
-        UpdateExpression: expression,
-        ConditionExpression: 'leaseOwner = :owner AND #cursorGuard = :expected',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return fromItem(result.Attributes!);
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) throw new LeaseLost(id);
-    throw error;
-  }
-}
-
-/**
- * Give the lease back, but only when no wake-up arrived since `wakeups` was
- * read: otherwise an event committed during the run could wait for the next
- * wake-up. Returns false when the caller must read the feed once more.
- */
-export async function releaseLease(id: string, owner: string, wakeups: number): Promise<boolean> {
-  try {
-    await dynamo().send(
-      new UpdateItemCommand({
-        TableName: tableName(),
-        Key: marshall(key(id)),
-        UpdateExpression: 'REMOVE leaseOwner, leaseUntil',
-        ConditionExpression: 'leaseOwner = :owner AND wakeups = :wakeups',
-        ExpressionAttributeValues: marshall({ ':owner': owner, ':wakeups': wakeups }),
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    return false;
-  }
+  return { expression, names, values };
 }
 
 /** Give the lease back whatever arrived meanwhile, used when the worker stops on a failure or lost lease. */

@@ -11,7 +11,8 @@
  *   TRUST / VERSION                trust store version, bumped on every CA profile change
  *   FEED / HEAD                    feed-wide event sequence counter
  *   FEED#<bucket> / <seq>          event (gsi1: EVT#ENT#<code>, gsi2: EVT#CA#<caId>)
- *   OIDC#<model>#<id> / OIDC       oidc-provider storage (gsi1: OIDCUID#, OIDCUSER#; gsi2: OIDCGRANT#)
+ *   PUSH#<consumer> / PUSH         feed consumer: push endpoint or internal reaction, cursor and lease (gsi1: PUSHCONSUMERS)
+ *   OIDC#<model>#<id> / OIDC       oidc-provider storage (gsi1: OIDCUID#, OIDCUSER#; gsi2: OIDCGRANT#, OIDCACCOUNT# for sessions)
  */
 export const TABLE_KEYS = {
   partitionKey: 'pk',

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { readEvents, type StoredEvent } from '../db/events.js';
+import { readEvents, waitForCommit, type StoredEvent } from '../db/events.js';
 import {
   LeaseLost,
   acquireLease,
   dropLease,
   getConsumer,
-  releaseLease,
+  saveAndRelease,
   saveProgress,
   type FeedConsumer,
   type ProgressUpdate,
@@ -55,7 +55,7 @@ export function dispatcherSettings(): DispatcherSettings {
   };
 }
 
-/** What a consumer made of one window of events. */
+/** Outcome of processing one window of events. */
 export interface WindowResult {
   /** Every event with a sequence number up to this one is processed. */
   through: number;
@@ -66,12 +66,12 @@ export interface WindowResult {
   failure?: string;
 }
 
-/** How a consumer processes events: pushes them to a platform, or reacts inside the service. */
+/** Processor of a consumer's events: push to a platform, or a reaction inside the service. */
 export type ConsumerHandler = (consumer: FeedConsumer, events: StoredEvent[], deadline: number, settings: DispatcherSettings) => Promise<WindowResult>;
 
 /**
  * How a run ended. `idle`: the consumer caught up with the feed. `busy`:
- * another worker holds the lease and was told to read again. `retry`: a
+ * another worker has the lease and will read the feed again. `retry`: a
  * delivery failed and the next attempt is due at `retryAt`. `dead-letter`:
  * delivery stopped until a replay. `budget` and `lost`: the run stopped early
  * and the driver should start another. `gone`: the consumer no longer exists.
@@ -87,53 +87,108 @@ export function retryDelay(attempts: number, settings: DispatcherSettings): numb
   return Math.round(delay * (0.8 + Math.random() * 0.2));
 }
 
+/** Options of a driver for runConsumer; the defaults suit the queue-driven Lambda. */
+export interface RunOptions {
+  /**
+   * After catching up, keep the lease and wait this long for further commits
+   * in this process before letting go (ms). The local host sets it, so that a
+   * burst of commits costs one lease instead of one per commit; on Lambda,
+   * commits happen elsewhere and waiting would only cost time.
+   */
+  lingerMs?: number;
+  /** Save the cursor at most this often while delivery succeeds (ms); failures, replays and the end of a run save at once. */
+  checkpointMs?: number;
+}
+
 /**
  * Process the feed for one consumer from its cursor, one window at a time,
  * under a lease so that one worker at a time delivers to it: the shared core
- * of the local dispatcher and of the delivery Lambda. Progress is saved after
- * every window; delivery is at least once, because events after a failure in
- * a window are sent again on the next attempt.
+ * of the local dispatcher and of the delivery Lambda. Delivery is at least
+ * once: after a crash the events since the last saved cursor are sent again,
+ * and so are the events after a failure within a window.
  */
-export async function runConsumer(id: string, handler: ConsumerHandler, settings = dispatcherSettings()): Promise<RunOutcome> {
+export async function runConsumer(id: string, handler: ConsumerHandler, settings = dispatcherSettings(), options: RunOptions = {}): Promise<RunOutcome> {
+  const lingerMs = options.lingerMs ?? 0;
+  // Jitter spreads the saves of consumers that were woken together, so they do not all write at once.
+  const checkpointMs = (options.checkpointMs ?? 0) * (0.5 + Math.random());
   const owner = randomUUID();
-  let consumer = await acquireLease(id, owner, settings.leaseMs);
-  if (!consumer) return { state: (await getConsumer(id)) ? 'busy' : 'gone' };
+  let saved = await acquireLease(id, owner, settings.leaseMs);
+  if (!saved) return { state: (await getConsumer(id)) ? 'busy' : 'gone' };
   const runEnds = Date.now() + settings.runBudgetMs;
+  let lastSave = Date.now();
+  let idleSince = Date.now();
+  // Progress made since the last save.
+  let cursor = saved.cursor;
+  let pending: WindowResult = { through: cursor, delivered: 0, rejected: 0 };
+  const flushUpdate = (): ProgressUpdate => ({
+    cursor,
+    deliveredDelta: pending.delivered,
+    rejectedDelta: pending.rejected,
+    leaseUntil: Date.now() + settings.leaseMs,
+    status: 'active',
+    attempts: 0,
+    failingSince: undefined,
+    nextAttemptAt: undefined,
+    ...(pending.lastRejection ? { lastRejection: pending.lastRejection } : {}),
+    ...(pending.delivered > 0 ? { lastDeliveredAt: new Date().toISOString() } : {}),
+  });
+  const save = async (update: ProgressUpdate) => {
+    saved = await saveProgress(id, owner, saved!.cursor, update);
+    pending = { through: cursor, delivered: 0, rejected: 0 };
+    lastSave = Date.now();
+  };
   try {
     for (;;) {
-      if (consumer.status === 'dead-letter') {
+      if (saved.status === 'dead-letter') {
         await dropLease(id, owner);
         return { state: 'dead-letter' };
       }
-      if (consumer.nextAttemptAt !== undefined && consumer.nextAttemptAt > Date.now()) {
+      if (saved.nextAttemptAt !== undefined && saved.nextAttemptAt > Date.now()) {
         await dropLease(id, owner);
-        return { state: 'retry', retryAt: consumer.nextAttemptAt };
+        return { state: 'retry', retryAt: saved.nextAttemptAt };
       }
       // Read before the feed: a wake-up after this point makes the release below fail.
-      const wakeups = consumer.wakeups;
-      const page = await readEvents(consumer.cursor, settings.windowSize);
+      const wakeups = saved.wakeups;
+      const page = await readEvents(cursor, settings.windowSize);
       if (page.events.length === 0) {
-        if (await releaseLease(id, owner, wakeups)) return { state: 'idle' };
-        const current = await getConsumer(id);
-        if (!current || current.leaseOwner !== owner) return { state: 'lost' };
-        consumer = current;
+        const left = Math.min(idleSince + lingerMs, runEnds) - Date.now();
+        if (left > 0) {
+          await waitForCommit(left);
+          continue;
+        }
+        const dirty = cursor !== saved.cursor || pending.delivered > 0 || pending.rejected > 0 || saved.status !== 'active';
+        const update = dirty ? flushUpdate() : {};
+        if (await saveAndRelease(id, owner, saved.cursor, wakeups, update)) return { state: 'idle' };
+        // A wake-up arrived, or the lease or cursor changed: save what is done and look again.
+        await save(flushUpdate());
         continue;
       }
       const deadline = Math.min(runEnds, Date.now() + settings.leaseMs / 2);
-      const result = await handler(consumer, page.events, deadline, settings);
-      consumer = await saveProgress(id, owner, consumer.cursor, progressUpdate(consumer, result, settings));
+      const result = await handler({ ...saved, cursor }, page.events, deadline, settings);
+      idleSince = Date.now();
+      cursor = result.through;
+      pending = {
+        through: cursor,
+        delivered: pending.delivered + result.delivered,
+        rejected: pending.rejected + result.rejected,
+        lastRejection: result.lastRejection ?? pending.lastRejection,
+      };
       if (result.failure) {
+        await save({ ...flushUpdate(), ...failureUpdate(saved, cursor, result.failure, settings) });
         await dropLease(id, owner);
+        const failed = saved as FeedConsumer;
         // Logged on the first failure, then at attempts 2, 4, 8, ...: an outage of days stays a few dozen lines.
-        if ((consumer.attempts & (consumer.attempts - 1)) === 0 || consumer.status === 'dead-letter') {
-          log.warn('feed delivery failed', { consumer: id, cursor: consumer.cursor, attempts: consumer.attempts, status: consumer.status, error: result.failure });
+        if ((failed.attempts & (failed.attempts - 1)) === 0 || failed.status === 'dead-letter') {
+          log.warn('feed delivery failed', { consumer: id, cursor: failed.cursor, attempts: failed.attempts, status: failed.status, error: result.failure });
         }
-        return consumer.status === 'dead-letter' ? { state: 'dead-letter' } : { state: 'retry', retryAt: consumer.nextAttemptAt };
+        return failed.status === 'dead-letter' ? { state: 'dead-letter' } : { state: 'retry', retryAt: failed.nextAttemptAt };
       }
       if (Date.now() >= runEnds) {
+        await save(flushUpdate());
         await dropLease(id, owner);
         return { state: 'budget' };
       }
+      if (Date.now() - lastSave >= checkpointMs) await save(flushUpdate());
     }
   } catch (error) {
     if (error instanceof LeaseLost) return { state: 'lost' };
@@ -142,31 +197,19 @@ export async function runConsumer(id: string, handler: ConsumerHandler, settings
   }
 }
 
-function progressUpdate(consumer: FeedConsumer, result: WindowResult, settings: DispatcherSettings): ProgressUpdate {
+function failureUpdate(consumer: FeedConsumer, through: number, failure: string, settings: DispatcherSettings): ProgressUpdate {
   const now = Date.now();
-  const common: ProgressUpdate = {
-    cursor: result.through,
-    deliveredDelta: result.delivered,
-    rejectedDelta: result.rejected,
-    leaseUntil: now + settings.leaseMs,
-    ...(result.lastRejection ? { lastRejection: result.lastRejection } : {}),
-    ...(result.delivered > 0 ? { lastDeliveredAt: new Date(now).toISOString() } : {}),
-  };
-  if (!result.failure) {
-    return { ...common, status: 'active', attempts: 0, failingSince: undefined, nextAttemptAt: undefined };
-  }
-  // Progress within the window counts as success: the run of failures starts again from here.
-  const progressed = result.through > consumer.cursor;
+  // Progress since the last failure counts as success: the run of failures starts again from here.
+  const progressed = through > consumer.cursor;
   const attempts = progressed ? 1 : consumer.attempts + 1;
   const failingSince = progressed || !consumer.failingSince ? new Date(now).toISOString() : consumer.failingSince;
   const deadLetter = now - Date.parse(failingSince) >= settings.deadLetterAfterMs;
   return {
-    ...common,
     status: deadLetter ? 'dead-letter' : 'failing',
     attempts,
     failingSince,
     nextAttemptAt: deadLetter ? undefined : now + retryDelay(attempts, settings),
-    lastError: result.failure,
+    lastError: failure,
   };
 }
 
@@ -228,7 +271,7 @@ export const pushHandler: ConsumerHandler = async (consumer, events, deadline, s
   return { through: contiguousThrough(consumer.cursor, events, done), delivered, rejected, lastRejection, failure };
 };
 
-/** The highest sequence number up to which every event of the window is done. */
+/** Return the highest sequence number up to which every event of the window is done. */
 export function contiguousThrough(cursor: number, events: StoredEvent[], done: Set<number>): number {
   let through = cursor;
   for (const event of events) {

@@ -78,7 +78,7 @@ const routes: Route[] = [
       const page = await readEvents(after, limit);
       const visible = page.events.filter((stored) => visibleTo(stored, caller.clientId));
       const sets = await Promise.all(visible.map(async (stored) => ({ seq: stored.seq, jti: stored.jti, set: await signEvent(stored, caller.clientId) })));
-      // The cursor moves past events this platform may not read, so it never asks for them again.
+      // The cursor moves past events this platform may not read, so the next request starts after them.
       return json(200, { sets, cursor: page.cursor, head: page.head, moreAvailable: page.cursor < page.head });
     },
   },

@@ -1,7 +1,7 @@
 import { onEventsCommitted, readFeedHead } from '../../functions/db/events.js';
 import { ensureConsumer, listConsumers } from '../../functions/db/push-subscriptions.js';
 import { INTERNAL_CONSUMERS, handlerFor } from '../../functions/feed/consumers.js';
-import { dispatcherSettings, runConsumer, type DispatcherSettings } from '../../functions/feed/dispatcher.js';
+import { dispatcherSettings, runConsumer, type DispatcherSettings, type RunOptions } from '../../functions/feed/dispatcher.js';
 import { setWaker } from '../../functions/feed/wake.js';
 import { log } from '../../functions/lib/log.js';
 
@@ -24,8 +24,11 @@ interface ConsumerState {
  * once; a poll of the feed head every `pollMs` finds commits made by other
  * processes and consumers created elsewhere.
  */
-export async function startLocalDispatcher(options: { pollMs?: number; settings?: DispatcherSettings } = {}): Promise<LocalDispatcher> {
+export async function startLocalDispatcher(options: { pollMs?: number; settings?: DispatcherSettings; run?: RunOptions } = {}): Promise<LocalDispatcher> {
   const pollMs = options.pollMs ?? 1000;
+  // Hold a caught-up consumer's lease for a second of quiet and save cursors at most once a second:
+  // with many consumers, one lease and one write per commit each would saturate DynamoDB Local.
+  const runOptions: RunOptions = options.run ?? { lingerMs: 1000, checkpointMs: 1000 };
   const settings = options.settings ?? dispatcherSettings();
   const states = new Map<string, ConsumerState>();
   const known = new Set<string>();
@@ -53,7 +56,7 @@ export async function startLocalDispatcher(options: { pollMs?: number; settings?
       let retryAt: number | undefined;
       let repeat = false;
       try {
-        const outcome = await runConsumer(id, handlerFor(id), settings);
+        const outcome = await runConsumer(id, handlerFor(id), settings, runOptions);
         if (outcome.state === 'gone') known.delete(id);
         if (outcome.state === 'retry') retryAt = outcome.retryAt;
         repeat = outcome.state === 'budget' || outcome.state === 'lost';

@@ -146,7 +146,7 @@ export class TestReceiver {
 
 /**
  * Commit `count` enterprise-updated events spread over `enterprises` made-up
- * enterprises, 99 per transaction (the most one transaction holds besides the
+ * enterprises, 99 per transaction (the maximum of one transaction besides the
  * feed head). Each enterprise's events carry increasing enterprise sequence numbers.
  */
 export async function commitSyntheticEvents(count: number, enterprises: number): Promise<StoredEvent[]> {

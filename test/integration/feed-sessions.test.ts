@@ -68,7 +68,7 @@ describe('session revocation', () => {
     await eventually(async () => ((await findSessionsByAccount(enterprise.sub)).length === 0 ? true : undefined), 'the session to end');
     expect((await fetch(`${service.url}/me`, { headers: { authorization: `Bearer ${login.tokens.access_token}` } })).status).toBe(401);
 
-    // The platform holds a feed token under the same client id: it reads the session-revoked event, other platforms do not.
+    // The same client id also gets a feed token: it reads the session-revoked event, other platforms do not.
     await savePlatformClient({
       client_id: clientId,
       client_secret: settings.clientSecret,

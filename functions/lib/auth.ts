@@ -33,6 +33,10 @@ export async function authenticate(event: HttpEvent, requiredScope: string): Pro
   if (!scopes.has(requiredScope)) {
     throw new ApiError(403, 'INSUFFICIENT_SCOPE', `this endpoint needs the "${requiredScope}" scope; the token has ${scopes.size ? [...scopes].join(' ') : 'no scope'}`);
   }
+  // Machine scopes belong to client-credentials tokens only, whatever a login managed to request.
+  if (payload.kind !== 'ClientCredentials' && (requiredScope === 'ca:sync' || requiredScope === 'feed:read')) {
+    throw new ApiError(403, 'INSUFFICIENT_SCOPE', `the "${requiredScope}" scope is for client-credentials tokens of CA firms and platforms, not for a user login`);
+  }
   return {
     kind: payload.kind === 'ClientCredentials' ? 'client' : 'enterprise',
     clientId: String(payload.clientId),

@@ -67,9 +67,14 @@ export function router(routes: Route[]): (event: HttpEvent) => Promise<HttpResul
     if (!route) {
       return json(405, { error: 'METHOD_NOT_ALLOWED', message: `${method} is not allowed on ${path}; use ${matching.map((r) => r.method).join(' or ')}` });
     }
-    const params = Object.fromEntries(
-      Object.entries(route.regex.exec(path)?.groups ?? {}).map(([key, value]) => [key, decodeURIComponent(value)]),
-    );
+    let params: Record<string, string>;
+    try {
+      params = Object.fromEntries(
+        Object.entries(route.regex.exec(path)?.groups ?? {}).map(([key, value]) => [key, decodeURIComponent(value)]),
+      );
+    } catch {
+      return json(400, { error: 'PATH_INVALID', message: `the path ${path} has an invalid percent-encoding; encode each path segment as UTF-8` });
+    }
     try {
       return await route.handler({ event, params });
     } catch (error) {

@@ -19,6 +19,8 @@ export async function savePlatformClient(client: PlatformClient): Promise<void> 
     grant_types: ['authorization_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
+    // A platform's logins get the enterprise scopes only, unless its registration says otherwise.
+    scope: 'openid enterprise',
     ...client,
   } as AdapterPayload);
 }

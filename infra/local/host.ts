@@ -39,6 +39,10 @@ export function createHost(routes: HostRoute[], options: { staticDir?: string } 
         return;
       }
       const event = await toEvent(req, url);
+      if (!event) {
+        res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'BODY_TOO_LARGE', message: `the request body is larger than ${MAX_BODY_BYTES} bytes` }));
+        return;
+      }
       const result = await route.handler(event, lambdaContext());
       writeResult(res, result);
     } catch (error) {
@@ -49,12 +53,13 @@ export function createHost(routes: HostRoute[], options: { staticDir?: string } 
   });
 }
 
-async function toEvent(req: IncomingMessage, url: URL): Promise<APIGatewayProxyEventV2> {
+/** Convert a request to an HTTP API payload v2 event; undefined when the body is over the size limit. */
+async function toEvent(req: IncomingMessage, url: URL): Promise<APIGatewayProxyEventV2 | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error(`request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) return undefined;
     chunks.push(chunk as Buffer);
   }
   const body = Buffer.concat(chunks);
@@ -124,7 +129,13 @@ function lambdaContext(): Context {
 }
 
 async function serveStatic(dir: string, pathname: string, res: ServerResponse): Promise<void> {
-  const relative = normalize(decodeURIComponent(pathname.slice('/static/'.length)));
+  let relative: string;
+  try {
+    relative = normalize(decodeURIComponent(pathname.slice('/static/'.length)));
+  } catch {
+    res.writeHead(400, { 'content-type': 'text/plain' }).end(`invalid percent-encoding in ${pathname}`);
+    return;
+  }
   if (relative.startsWith('..') || relative.includes('\0')) {
     res.writeHead(400).end();
     return;

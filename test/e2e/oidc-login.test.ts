@@ -109,6 +109,19 @@ describe('certificate login over OIDC', () => {
     expect(other.status).toBe(403);
   });
 
+  it('refuses machine scopes to a platform login', async () => {
+    const url = client.buildAuthorizationUrl(configuration, {
+      redirect_uri: settings.redirectUri,
+      scope: 'openid enterprise admin feed:read ca:sync',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const response = await fetch(url, { redirect: 'manual' });
+    const location = new URL(response.headers.get('location')!, service.url);
+    expect(location.href.startsWith(settings.redirectUri)).toBe(true);
+    expect(location.searchParams.get('error')).toBe('invalid_scope');
+  });
+
   it('rejects an unregistered redirect_uri', async () => {
     const url = client.buildAuthorizationUrl(configuration, {
       redirect_uri: 'https://attacker.example/callback',

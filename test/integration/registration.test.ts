@@ -88,6 +88,18 @@ describe('enterprise registration', () => {
     expect((await response.json()).error).toBe('BODY_NOT_JSON');
   });
 
+  it('rejects a malformed percent-encoding', async () => {
+    const response = await fetch(`${service.url}/api/enterprises/%E0%A4%A`);
+    expect(response.status).toBe(400);
+    expect((await response.json()).error).toBe('PATH_INVALID');
+  });
+
+  it('rejects a body over the host limit', async () => {
+    const response = await fetch(`${service.url}/api/enterprises`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(2 * 1024 * 1024) });
+    expect(response.status).toBe(413);
+    expect((await response.json()).error).toBe('BODY_TOO_LARGE');
+  });
+
   it('answers 405 naming the allowed method', async () => {
     const response = await fetch(`${service.url}/api/enterprises`, { method: 'DELETE' });
     expect(response.status).toBe(405);

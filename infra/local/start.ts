@@ -1,4 +1,6 @@
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { tableName } from '../../functions/db/client.js';
 import { ensureDemo, DEMO_CREDIT_CODE } from './demo-setup.js';
 import { startLocalService } from './service.js';
 
@@ -21,6 +23,8 @@ const service = await startLocalService({
   staticDir: resolve('dist/web'),
 });
 const demo = await ensureDemo(dataDir);
+// Where the running service keeps its data, for commands such as operator:enroll.
+await writeFile(join(dataDir, 'service.json'), JSON.stringify({ dynamoEndpoint: service.db.endpoint, origin: service.url, tableName: tableName() }, null, 2));
 
 console.log(`
 trading identity service is running

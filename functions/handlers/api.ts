@@ -9,6 +9,7 @@ import { CertificateRejected } from '../pki/reasons.js';
 import { bindCertificate } from '../services/binding.js';
 import { rejectionError } from '../services/certificate-proof.js';
 import { registerEnterprise, requireCreditCode } from '../services/registration.js';
+import { loginStatsRoutes } from './login-stats-routes.js';
 import { passkeyRoutes } from './passkey-routes.js';
 
 /** The public view of an enterprise: no contact details, which only its owner sees. */
@@ -106,6 +107,7 @@ const routes: Route[] = [
     },
   },
   ...passkeyRoutes,
+  ...loginStatsRoutes,
 ];
 
 /** Lambda entry point for the enterprise registration and binding API. */

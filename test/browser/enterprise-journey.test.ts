@@ -1,10 +1,14 @@
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import * as client from 'openid-client';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultProfile } from '../../functions/pki/trust-store.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { savePlatformClient } from '../../functions/services/clients.js';
-import { discoverPlatform, type Holder, type PlatformSettings } from '../../infra/local/journey.js';
+import { discoverPlatform, register, type Holder, type PlatformSettings } from '../../infra/local/journey.js';
 import { addVirtualAuthenticator, expectAccessible, expectNoConsoleErrors, launchBrowser, openPage, screenshot, startPlatformCallback } from '../helpers/browser.js';
 import { randomCreditCode, withWrongCheck } from '../helpers/codes.js';
 import { createRootCa, enterpriseHolder, tempDir, type TestCa } from '../helpers/pki.js';
@@ -141,6 +145,49 @@ describe('enterprise journey in Chromium', () => {
     expect(await page.locator('.error p').first().textContent()).toBe('The key does not belong to the certificate.');
     await expectAccessible(page);
     await screenshot(page, 'login-error-en');
+
+    // 8. Revoking the passkey in the portal ends its use at once.
+    await page.goto(`${service.url}/static/portal/index.html`);
+    const revoke = page.locator('tr[data-passkey] button.danger');
+    await revoke.click();
+    await revoke.click();
+    await expect.poll(() => page.locator('tr[data-passkey] .badge.bad').count(), { timeout: 15_000 }).toBe(1);
+    const afterRevocation = await platformLoginUrl();
+    await page.goto(afterRevocation.url);
+    await page.waitForURL(/\/interaction\//);
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await expect.poll(() => page.locator('.error').getAttribute('data-code'), { timeout: 15_000 }).toBe('PASSKEY_REVOKED');
+    expect(await page.locator('.error p').first().textContent()).toBe('This passkey has been revoked.');
+    expectNoConsoleErrors(page, [/^422 .*\/passkey$/, /Failed to load resource: the server responded with a status of 422/]);
+  }, 120_000);
+
+  it('binds with a PKCS#12 file', async () => {
+    const page = await openPage(context);
+    const creditCode = randomCreditCode();
+    expect((await register(service.url, { creditCode, name: '密钥文件测试公司', legalRepresentative: '甲', contact: { name: '乙', phone: '13700137000' } })).status).toBe(201);
+    const holder = await enterpriseHolder(ca, 'pkcs12', creditCode, { name: '密钥文件测试公司' });
+    const dir = await tempDir('tif-p12-');
+    await writeFile(join(dir, 'key.pem'), holder.keyPem);
+    await writeFile(join(dir, 'cert.pem'), holder.certPem);
+    // openssl 3 writes PBES2 (AES-256-CBC, PBKDF2 with SHA-256) and a SHA-256 MAC by default.
+    await promisify(execFile)('openssl', ['pkcs12', '-export', '-inkey', join(dir, 'key.pem'), '-in', join(dir, 'cert.pem'), '-certfile', ca.certPath, '-passout', 'pass:口令-secret', '-out', join(dir, 'holder.p12')]);
+    const p12 = { name: 'holder.p12', mimeType: 'application/x-pkcs12', buffer: await readFile(join(dir, 'holder.p12')) };
+
+    await page.goto(`${service.url}/static/portal/index.html`);
+    // The language choice is kept per browser profile; this test reads the Chinese texts.
+    await page.evaluate(() => localStorage.setItem('trading-identity-lang', 'zh'));
+    await page.reload();
+    const bind = page.locator('form[aria-labelledby=bind-title]');
+    await bind.locator('input[name=creditCode]').fill(creditCode);
+    await bind.locator('input[name=keyFile]').setInputFiles(p12);
+    await bind.locator('input[name=password]').fill('wrong');
+    await bind.locator('button[type=submit]').click();
+    await expect.poll(() => bind.locator('.error').getAttribute('data-code'), { timeout: 15_000 }).toBe('PASSWORD_WRONG');
+    expect(await bind.locator('.error p').first().textContent()).toBe('PKCS#12 文件的口令不正确。');
+
+    await bind.locator('input[name=password]').fill('口令-secret');
+    await bind.locator('button[type=submit]').click();
+    await expect.poll(() => bind.locator('.success').textContent(), { timeout: 15_000 }).toContain('verified');
     expectNoConsoleErrors(page);
   }, 120_000);
 });

@@ -51,8 +51,9 @@ export async function openPage(context: BrowserContext): Promise<Page & { consol
   return page;
 }
 
-export function expectNoConsoleErrors(page: { consoleErrors: string[] }): void {
-  expect(page.consoleErrors).toEqual([]);
+/** Fail on any recorded error, except those matching `expected` (errors that the test provokes on purpose). */
+export function expectNoConsoleErrors(page: { consoleErrors: string[] }, expected: RegExp[] = []): void {
+  expect(page.consoleErrors.filter((line) => !expected.some((pattern) => pattern.test(line)))).toEqual([]);
 }
 
 /**

@@ -20,7 +20,7 @@ const app = document.getElementById('app')!;
 const settings = JSON.parse(app.dataset.settings ?? '{}') as LoginSettings;
 const base = `/interaction/${encodeURIComponent(settings.uid)}`;
 
-/** What the platform receives, per scope, listed on the page as the consent. */
+/** Claims the platform receives, per scope, listed on the page as the consent. */
 const RELEASED: Record<string, { zh: string; en: string }> = {
   enterprise: { zh: '企业名称、统一社会信用代码、认证状态、登录方式', en: 'enterprise name, credit code, verification status, sign-in method' },
   admin: { zh: '姓名和管理员角色', en: 'your name and operator role' },

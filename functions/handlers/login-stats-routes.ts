@@ -5,7 +5,7 @@ import { json, type Route } from '../lib/http.js';
 import { findPlatformClient } from '../services/clients.js';
 import { FIRST_PARTY_CLIENT_NAMES } from '../services/first-party-clients.js';
 
-/** Longest period the login statistics cover, in days. */
+/** Maximum period the login statistics cover, in days. */
 const MAX_DAYS = 90;
 
 /** Operator routes for the admin console's login charts. */

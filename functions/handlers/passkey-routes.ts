@@ -2,6 +2,7 @@ import { getCreditCodeBySubject } from '../db/enterprises.js';
 import { authenticate } from '../lib/auth.js';
 import { forbidden } from '../lib/errors.js';
 import { json, jsonBody, type HttpEvent, type Route } from '../lib/http.js';
+import { PORTAL_CLIENT_ID } from '../services/first-party-clients.js';
 import { recentPlatformLogins } from '../services/login-history.js';
 import { finishOperatorEnrollment, startOperatorEnrollment } from '../services/operators.js';
 import {
@@ -19,10 +20,16 @@ import { PasskeyRejected, passkeyError } from '../webauthn/reasons.js';
 /**
  * Authenticate an enterprise's own access token (scope "enterprise") for the
  * enterprise named in the path, keeping the token's grant for login checks.
+ * Only tokens issued to the enterprise portal qualify: a platform also holds
+ * enterprise tokens, and must not be able to add or revoke the enterprise's
+ * passkeys with them.
  */
 async function requireSession(event: HttpEvent, creditCodeParam: string): Promise<EnterpriseSession> {
   const creditCode = requireCreditCode(creditCodeParam);
   const caller = await authenticate(event, 'enterprise');
+  if (caller.clientId !== PORTAL_CLIENT_ID) {
+    throw forbidden('PORTAL_ONLY', `passkeys and login history are managed in the enterprise portal; this token was issued to ${caller.clientId}`);
+  }
   const own = caller.kind === 'enterprise' && caller.accountId ? await getCreditCodeBySubject(caller.accountId) : undefined;
   if (own !== creditCode) throw forbidden('NOT_YOUR_ENTERPRISE', `this token belongs to ${own ?? 'no enterprise'}, not to ${creditCode}`);
   return { creditCode, grantId: caller.grantId };

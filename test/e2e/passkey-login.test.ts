@@ -30,6 +30,8 @@ import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 let service: Awaited<ReturnType<typeof startTestService>>;
 let settings: PlatformSettings;
 let configuration: client.Configuration;
+let portal: PlatformSettings;
+let portalConfiguration: client.Configuration;
 let ca: TestCa;
 
 beforeAll(async () => {
@@ -39,7 +41,14 @@ beforeAll(async () => {
   settings = { issuer: service.url, clientId: 'bidding', clientSecret: 'bidding-secret-for-tests-only', redirectUri: 'https://bidding.example/callback' };
   await savePlatformClient({ client_id: settings.clientId, client_secret: settings.clientSecret, client_name: '政府采购平台', redirect_uris: [settings.redirectUri] });
   configuration = await discoverPlatform(settings);
+  portal = { issuer: service.url, clientId: 'enterprise-portal', clientSecret: '', redirectUri: `${service.url}/static/portal/index.html` };
+  portalConfiguration = await client.discovery(new URL(service.url), portal.clientId, undefined, client.None(), { execute: [client.allowInsecureRequests] });
 });
+
+/** Sign in to the enterprise portal with the certificate; passkeys are managed with this token. */
+async function portalToken(holder: Holder): Promise<string> {
+  return (await certificateLogin(portalConfiguration, portal, holder)).tokens.access_token;
+}
 afterAll(async () => {
   await service?.stop();
 });
@@ -64,14 +73,14 @@ async function api(method: string, path: string, token: string, body?: unknown) 
 
 const labels = { displayName: '财务部手机', holderName: '王会计', holderRole: '投标专员' };
 
-/** Register a passkey with `authenticator` through the API, from a session opened with the certificate. */
+/** Register a passkey with `authenticator` through the API, from a portal session opened with the certificate. */
 async function addPasskey(creditCode: string, holder: Holder, authenticator: SoftAuthenticator, origin = service.url) {
-  const { tokens } = await certificateLogin(configuration, settings, holder);
-  const options = await api('POST', `/api/enterprises/${creditCode}/passkeys/registration-options`, tokens.access_token, labels);
+  const token = await portalToken(holder);
+  const options = await api('POST', `/api/enterprises/${creditCode}/passkeys/registration-options`, token, labels);
   expect(options.status).toBe(200);
   const credential = authenticator.register(options.body, origin);
-  const created = await api('POST', `/api/enterprises/${creditCode}/passkeys`, tokens.access_token, { ...labels, userHandle: options.body.user.id, credential });
-  return { created, token: tokens.access_token, options: options.body, credential };
+  const created = await api('POST', `/api/enterprises/${creditCode}/passkeys`, token, { ...labels, userHandle: options.body.user.id, credential });
+  return { created, token, options: options.body, credential };
 }
 
 async function startInteraction(params: Record<string, string> = {}, jar = new CookieJar()) {
@@ -137,16 +146,26 @@ describe('passkey registration', () => {
     const { creditCode, holder } = await newEnterprise();
     const authenticator = new SoftAuthenticator();
     await addPasskey(creditCode, holder, authenticator);
-    const { tokens } = await passkeyLogin(configuration, settings, (options) => authenticator.authenticate(options, service.url));
+    const { tokens } = await passkeyLogin(portalConfiguration, portal, (options) => authenticator.authenticate(options, service.url));
     const options = await api('POST', `/api/enterprises/${creditCode}/passkeys/registration-options`, tokens.access_token, labels);
     expect(options.status).toBe(403);
     expect(options.body.error).toBe('CERTIFICATE_LOGIN_REQUIRED');
     expect(options.body.message).toContain('passkey');
   });
 
-  it('refuses a certificate login older than the window', async () => {
+  it('refuses a platform token', async () => {
     const { creditCode, holder } = await newEnterprise();
     const { tokens } = await certificateLogin(configuration, settings, holder);
+    const options = await api('POST', `/api/enterprises/${creditCode}/passkeys/registration-options`, tokens.access_token, labels);
+    expect(options.status).toBe(403);
+    expect(options.body.error).toBe('PORTAL_ONLY');
+    const list = await api('GET', `/api/enterprises/${creditCode}/passkeys`, tokens.access_token);
+    expect(list.status).toBe(403);
+  });
+
+  it('refuses a certificate login older than the window', async () => {
+    const { creditCode, holder } = await newEnterprise();
+    const { tokens } = await certificateLogin(portalConfiguration, portal, holder);
     const accessToken = await new DynamoDbAdapter('AccessToken').find(tokens.access_token);
     await dynamo().send(
       new UpdateItemCommand({
@@ -165,11 +184,11 @@ describe('passkey registration', () => {
   it('refuses another enterprise token', async () => {
     const { creditCode } = await newEnterprise();
     const other = await newEnterprise('另一家公司');
-    const { tokens } = await certificateLogin(configuration, settings, other.holder);
-    const options = await api('POST', `/api/enterprises/${creditCode}/passkeys/registration-options`, tokens.access_token, labels);
+    const token = await portalToken(other.holder);
+    const options = await api('POST', `/api/enterprises/${creditCode}/passkeys/registration-options`, token, labels);
     expect(options.status).toBe(403);
     expect(options.body.error).toBe('NOT_YOUR_ENTERPRISE');
-    const list = await api('GET', `/api/enterprises/${creditCode}/passkeys`, tokens.access_token);
+    const list = await api('GET', `/api/enterprises/${creditCode}/passkeys`, token);
     expect(list.status).toBe(403);
   });
 
@@ -185,14 +204,14 @@ describe('passkey registration', () => {
 
   it('stores one credential from concurrent submissions', async () => {
     const { creditCode, holder } = await newEnterprise();
-    const { tokens } = await certificateLogin(configuration, settings, holder);
-    const options = await api('POST', `/api/enterprises/${creditCode}/passkeys/registration-options`, tokens.access_token, labels);
+    const token = await portalToken(holder);
+    const options = await api('POST', `/api/enterprises/${creditCode}/passkeys/registration-options`, token, labels);
     const credential = new SoftAuthenticator().register(options.body, service.url);
     const body = { ...labels, userHandle: options.body.user.id, credential };
-    const attempts = await Promise.all([1, 2, 3].map(() => api('POST', `/api/enterprises/${creditCode}/passkeys`, tokens.access_token, body)));
+    const attempts = await Promise.all([1, 2, 3].map(() => api('POST', `/api/enterprises/${creditCode}/passkeys`, token, body)));
     expect(attempts.filter((a) => a.status === 201)).toHaveLength(1);
     for (const failed of attempts.filter((a) => a.status !== 201)) expect(failed.body.error).toBe('PASSKEY_CHALLENGE_INVALID');
-    const list = await api('GET', `/api/enterprises/${creditCode}/passkeys`, tokens.access_token);
+    const list = await api('GET', `/api/enterprises/${creditCode}/passkeys`, token);
     expect(list.body.passkeys).toHaveLength(1);
   });
 });
@@ -396,19 +415,22 @@ describe('passkey management', () => {
     const first = await newEnterprise();
     const { created } = await addPasskey(first.creditCode, first.holder, new SoftAuthenticator());
     const second = await newEnterprise('第二家公司');
-    const { tokens } = await certificateLogin(configuration, settings, second.holder);
-    const revoked = await api('DELETE', `/api/enterprises/${second.creditCode}/passkeys/${created.body.id}`, tokens.access_token);
+    const token = await portalToken(second.holder);
+    const revoked = await api('DELETE', `/api/enterprises/${second.creditCode}/passkeys/${created.body.id}`, token);
     expect(revoked.status).toBe(404);
     expect(revoked.body.error).toBe('CREDENTIAL_NOT_FOUND');
   });
 
   it('lists the platforms logged in to', async () => {
     const { creditCode, holder } = await newEnterprise();
-    const { tokens } = await certificateLogin(configuration, settings, holder);
-    const logins = await api('GET', `/api/enterprises/${creditCode}/logins`, tokens.access_token);
+    await certificateLogin(configuration, settings, holder);
+    const logins = await api('GET', `/api/enterprises/${creditCode}/logins`, await portalToken(holder));
     expect(logins.status).toBe(200);
-    expect(logins.body.platforms).toHaveLength(1);
-    expect(logins.body.platforms[0].clientName).toBe('政府采购平台');
-    expect(logins.body.platforms[0].lastMethod).toBe('certificate');
+    const names = logins.body.platforms.map((platform: { clientName: string }) => platform.clientName);
+    expect(names).toContain('政府采购平台');
+    expect(names).toContain('企业门户 Enterprise portal');
+    const bidding = logins.body.platforms.find((platform: { clientId: string }) => platform.clientId === 'bidding');
+    expect(bidding.lastMethod).toBe('certificate');
+    expect(bidding.logins).toBe(1);
   });
 });

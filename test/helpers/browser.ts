@@ -37,7 +37,7 @@ export async function launchBrowser(): Promise<BrowserContext> {
   });
 }
 
-/** A page that records every console error, uncaught exception and HTTP error response; see expectNoConsoleErrors. */
+/** Open a page that records every console error, uncaught exception and HTTP error response; see expectNoConsoleErrors. */
 export async function openPage(context: BrowserContext): Promise<Page & { consoleErrors: string[] }> {
   const page = (await context.newPage()) as Page & { consoleErrors: string[] };
   page.consoleErrors = [];
@@ -89,8 +89,8 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 }
 
 /**
- * A stand-in for a platform's redirect URI on 127.0.0.1: it answers every
- * request with a small page, so the browser can land on the callback while
+ * Start a stand-in for a platform's redirect URI on 127.0.0.1. It returns a
+ * small page for every request, so the browser can land on the callback while
  * the test reads the code from the address.
  */
 export async function startPlatformCallback(): Promise<{ redirectUri: string; close(): Promise<void> }> {

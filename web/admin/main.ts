@@ -136,7 +136,6 @@ async function caSection(session: Session, target: HTMLElement): Promise<void> {
 
 async function clientsSection(session: Session, target: HTMLElement): Promise<void> {
   const status = h('div', { role: 'status', 'aria-live': 'polite' });
-  const reload = () => void clientsSection(session, target);
   const form = h('form', { 'aria-labelledby': 'add-client-title' },
     h('h3', { id: 'add-client-title' }, tr({ zh: '登记交易平台', en: 'Register a platform' })),
     field(tr({ zh: '平台名称', en: 'Platform name' }), h('input', { name: 'client_name', required: true, maxlength: 100 })),
@@ -177,7 +176,6 @@ async function clientsSection(session: Session, target: HTMLElement): Promise<vo
       form,
     ];
   });
-  void reload;
 }
 
 async function enterprisesSection(session: Session, target: HTMLElement): Promise<void> {

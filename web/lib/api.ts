@@ -1,4 +1,4 @@
-/** An error answer of the service: status, stable code, message and details. */
+/** An error response of the service: status, stable code, message and details. */
 export class ServiceError extends Error {
   constructor(
     readonly status: number,

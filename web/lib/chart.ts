@@ -8,7 +8,7 @@ function svgElement(tag: string, attributes: Record<string, string | number>, te
 }
 
 /**
- * A horizontal bar chart in SVG, with a title for screen readers and the
+ * Draw a horizontal bar chart in SVG, with a title for screen readers and the
  * values written next to the bars, so nothing depends on colour or hover.
  */
 export function barChart(title: string, rows: { label: string; value: number }[]): SVGElement {

@@ -36,22 +36,10 @@ let ids = 0;
 /** A unique element id for label/input pairs. */
 export const uniqueId = (prefix: string) => `${prefix}-${(ids += 1)}`;
 
-/** A labelled input; the label is tied to the input for screen readers. */
+/** Wrap an input with its label, tied to it for screen readers, and an optional hint. */
 export function field(label: string, input: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, hint?: string): HTMLElement {
   input.id ||= uniqueId('field');
   const hintElement = hint ? h('p', { class: 'hint', id: `${input.id}-hint` }, hint) : null;
   if (hintElement) input.setAttribute('aria-describedby', hintElement.id);
   return h('div', { class: 'field' }, h('label', { for: input.id }, label), input, hintElement);
-}
-
-/** Read a form's named controls as strings and files. */
-export function formValues(form: HTMLFormElement): Record<string, string | File | undefined> {
-  const values: Record<string, string | File | undefined> = {};
-  for (const element of Array.from(form.elements) as HTMLInputElement[]) {
-    if (!element.name) continue;
-    if (element.type === 'file') values[element.name] = element.files?.[0];
-    else if (element.type === 'checkbox') values[element.name] = element.checked ? 'on' : undefined;
-    else values[element.name] = element.value;
-  }
-  return values;
 }

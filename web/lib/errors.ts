@@ -17,6 +17,7 @@ const OTHER_TEXT: Record<string, Text> = {
   UNAUTHENTICATED: { zh: '请先登录。', en: 'Please sign in first.' },
   INVALID_TOKEN: { zh: '登录已过期，请重新登录。', en: 'Your session has expired; sign in again.' },
   INSUFFICIENT_SCOPE: { zh: '当前登录没有这项操作的权限。', en: 'This session is not allowed to do that.' },
+  PORTAL_ONLY: { zh: '通行密钥只能在企业门户中管理。', en: 'Passkeys are managed in the enterprise portal only.' },
   NOT_YOUR_ENTERPRISE: { zh: '只能管理本企业的信息。', en: 'You can only manage your own enterprise.' },
   CREDENTIAL_NOT_FOUND: { zh: '找不到这个通行密钥，可能已被删除。', en: 'This passkey was not found.' },
   CREDENTIAL_REVOKED: { zh: '这个通行密钥已停用，不能修改。', en: 'This passkey has been revoked and cannot be changed.' },
@@ -41,7 +42,7 @@ const OTHER_TEXT: Record<string, Text> = {
 
 const ALL_TEXT: Record<string, Text> = { ...REJECTION_TEXT, ...PASSKEY_REJECTION_TEXT, ...OTHER_TEXT };
 
-/** The error's stable code: a service code, a DOMException name or a signer error code. */
+/** Return the error's stable code: a service code, a DOMException name or a signer error code. */
 export function errorCode(error: unknown): string {
   if (error instanceof ServiceError) return error.code;
   const coded = error as { code?: unknown; cause?: { name?: unknown } } | null;
@@ -60,7 +61,7 @@ export function explain(error: unknown): string {
   return tr({ zh: '操作失败。', en: 'The operation failed.' });
 }
 
-/** An alert box: the plain explanation, then the code and the technical message for support staff. */
+/** Create an alert box: the plain explanation, then the code and the technical message for support staff. */
 export function errorBox(error: unknown): HTMLElement {
   const message = error instanceof Error ? error.message : String(error);
   return h(

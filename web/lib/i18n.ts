@@ -30,7 +30,7 @@ export function tr(text: Text, values: Record<string, string | number> = {}): st
   return text[lang()].replace(/\{(\w+)\}/g, (_, name: string) => String(values[name] ?? `{${name}}`));
 }
 
-/** A button that switches language and calls `rerender`. */
+/** Create a button that switches language and calls `rerender`. */
 export function languageSwitch(rerender: () => void): HTMLButtonElement {
   const button = document.createElement('button');
   button.type = 'button';

@@ -59,7 +59,7 @@ export async function finishSignIn(clientId: string): Promise<Session | undefine
   const pending = JSON.parse(sessionStorage.getItem(`${clientId}:pending`) ?? 'null') as Pending | null;
   sessionStorage.removeItem(`${clientId}:pending`);
   if (params.has('error')) throw new ServiceError(400, params.get('error')!, params.get('error_description') ?? 'the sign-in was not completed');
-  if (!pending || params.get('state') !== pending.state) throw new ServiceError(400, 'INTERACTION_EXPIRED', 'the sign-in answer does not match a sign-in started in this tab');
+  if (!pending || params.get('state') !== pending.state) throw new ServiceError(400, 'INTERACTION_EXPIRED', 'the sign-in response does not match a sign-in started in this tab');
   const metadata = await discovery();
   const response = await fetch(metadata.token_endpoint, {
     method: 'POST',
@@ -83,7 +83,7 @@ export function endSession(clientId: string): void {
   sessionStorage.removeItem(`${clientId}:session`);
 }
 
-/** The signed-in user's claims from the userinfo endpoint. */
+/** Fetch the signed-in user's claims from the userinfo endpoint. */
 export async function userinfo(session: Session): Promise<Record<string, any>> {
   const metadata = await discovery();
   const response = await fetch(metadata.userinfo_endpoint, { headers: { authorization: `Bearer ${session.accessToken}` } });

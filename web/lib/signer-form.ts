@@ -5,7 +5,7 @@ import { field, h, replace } from './dom.js';
 import { tr } from './i18n.js';
 
 /**
- * A fieldset that lets the user pick a signer driver and fill in what it
+ * Create a fieldset that lets the user pick a signer driver and fill in what it
  * needs (key file, certificate, password), with open() to get a signer.
  */
 export async function signerFieldset(): Promise<{ element: HTMLElement; open(): Promise<Signer> }> {

@@ -5,7 +5,7 @@ import { errorBox } from '../lib/errors.js';
 import { tr } from '../lib/i18n.js';
 import { signerFieldset } from '../lib/signer-form.js';
 
-/** A credit code input that explains, as the user types, what is wrong with the code. */
+/** Create a credit code input that explains, as the user types, what is wrong with the code. */
 export function creditCodeInput(value = ''): HTMLElement {
   const input = h('input', { name: 'creditCode', value, maxlength: 18, autocomplete: 'off', spellcheck: 'false', required: true, class: 'code' });
   const message = h('p', { class: 'hint', 'aria-live': 'polite' });
@@ -31,7 +31,7 @@ export function creditCodeInput(value = ''): HTMLElement {
   return wrapper;
 }
 
-/** Inputs for an enterprise's declared details, prefixed so several can sit in one form. */
+/** Create the inputs for an enterprise's declared details. */
 export function detailInputs(): HTMLElement[] {
   const input = (name: string, attributes: Record<string, string | boolean> = {}) => h('input', { name, ...attributes });
   return [
@@ -52,7 +52,7 @@ function detailsOf(form: HTMLFormElement) {
   };
 }
 
-/** The self-registration form; `onDone` receives the code, and whether it was registered before. */
+/** Create the self-registration form. `onDone` receives the code, and whether it was registered before. */
 export function registrationForm(onDone: (creditCode: string, alreadyRegistered: boolean) => void): HTMLElement {
   const status = h('div', { role: 'status', 'aria-live': 'polite' });
   const form = h('form', { 'aria-labelledby': 'register-title' },
@@ -79,7 +79,7 @@ export function registrationForm(onDone: (creditCode: string, alreadyRegistered:
 }
 
 /**
- * The certificate binding form. It signs a binding challenge with the chosen
+ * Create the certificate binding form. It signs a binding challenge with the chosen
  * signer driver. With "complete the record" checked it also sends the details
  * typed here, which replace what was declared before (for example by a CA firm).
  */

@@ -53,7 +53,7 @@ const CURVES: Record<string, { curve: string; hash: string }> = {
   '1.3.132.0.34': { curve: 'P-384', hash: 'SHA-384' },
 };
 
-/** The WebCrypto parameters to import the certificate's key and sign a challenge the way the service verifies it. */
+/** Choose the WebCrypto parameters that import the certificate's key and sign a challenge the way the service verifies it. */
 export function signingAlgorithm(certificateDer: Uint8Array): { import: RsaHashedImportParams | EcKeyImportParams; sign: AlgorithmIdentifier | EcdsaParams } {
   const info = parseCertificate(certificateDer).subjectPublicKeyInfo;
   const oid = info.algorithm.algorithmId;
@@ -92,7 +92,7 @@ export async function openPkcs12(bytes: Uint8Array, password: string): Promise<{
     throw new SignerError('PASSWORD_WRONG', `the PKCS#12 file could not be opened with this password (${(error as Error).message})`);
   }
   const authenticatedSafe = pfx.parsedValue?.authenticatedSafe as pkijs.AuthenticatedSafe | undefined;
-  if (!authenticatedSafe) throw new SignerError('KEY_FILE_INVALID', 'the PKCS#12 file holds no authenticated safe');
+  if (!authenticatedSafe) throw new SignerError('KEY_FILE_INVALID', 'the PKCS#12 file contains no authenticated safe');
   try {
     await authenticatedSafe.parseInternalValues({ safeContents: authenticatedSafe.safeContents.map(() => ({ password: passwordBytes })) });
   } catch (error) {
@@ -114,9 +114,9 @@ export async function openPkcs12(bytes: Uint8Array, password: string): Promise<{
       }
     }
   }
-  if (!key) throw new SignerError('KEY_FILE_INVALID', 'the PKCS#12 file holds no private key');
+  if (!key) throw new SignerError('KEY_FILE_INVALID', 'the PKCS#12 file contains no private key');
   const leaf = certificates.find((der) => !isCa(der));
-  if (!leaf) throw new SignerError('CERTIFICATE_MISSING', 'the PKCS#12 file holds no end-entity certificate');
+  if (!leaf) throw new SignerError('CERTIFICATE_MISSING', 'the PKCS#12 file contains no end-entity certificate');
   return { key, certificate: leaf, chain: certificates.filter((der) => der !== leaf) };
 }
 

@@ -8,7 +8,7 @@ export function registerSignerDriver(driver: SignerDriver): void {
   drivers.set(driver.id, driver);
 }
 
-/** The drivers that can work in this browser now, in registration order. */
+/** List the drivers that can work in this browser now, in registration order. */
 export async function availableSignerDrivers(): Promise<SignerDriver[]> {
   const all = [...drivers.values()];
   const usable = await Promise.all(all.map((driver) => driver.available().catch(() => false)));

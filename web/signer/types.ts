@@ -1,7 +1,7 @@
 /**
  * The browser-side signer interface. Chinese enterprise certificates usually
- * live on USB keys that each CA drives through its own local signing client;
- * a driver adapts one such client (or a key file) to this interface, and the
+ * live on USB keys that each CA drives through its own local signing client.
+ * A driver adapts one such client (or a key file) to this interface, so the
  * pages use only the interface. Drivers register in registry.ts.
  *
  * A driver's job is two operations on one key:

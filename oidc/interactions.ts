@@ -123,7 +123,7 @@ async function finishWithCertificate(provider: Provider, ctx: Ctx, uid: string):
   log.info('certificate login', { creditCode: enterprise.creditCode, clientId: interaction.params.client_id, certificate: binding.fingerprint });
 }
 
-function refuseWeakLogin(interaction: Interaction): void {
+function rejectWeakLogin(interaction: Interaction): void {
   if (!passkeyAllowed(interaction.params)) {
     throw new PasskeyRejected(
       'PASSKEY_NOT_ALLOWED_HERE',
@@ -135,14 +135,14 @@ function refuseWeakLogin(interaction: Interaction): void {
 
 async function issuePasskeyOptions(provider: Provider, ctx: Ctx, uid: string): Promise<void> {
   const interaction = await details(provider, ctx, uid);
-  refuseWeakLogin(interaction);
+  rejectWeakLogin(interaction);
   ctx.set('cache-control', 'no-store');
   ctx.body = await authenticationOptions(uid);
 }
 
 async function finishWithPasskey(provider: Provider, ctx: Ctx, uid: string): Promise<void> {
   const interaction = await details(provider, ctx, uid);
-  refuseWeakLogin(interaction);
+  rejectWeakLogin(interaction);
   const audience = audienceOf(interaction);
   const login = await loginWithPasskey(uid, await readJson(ctx), audience);
   const accountId = login.enterprise?.sub ?? login.operator!.sub;

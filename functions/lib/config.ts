@@ -46,7 +46,7 @@ export class ConfigError extends Error {
 const AAGUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
- * Read and check the WebAuthn settings. Browsers refuse IP addresses as RP
+ * Read and check the WebAuthn settings. Browsers reject IP addresses as RP
  * IDs and require every origin's host to be the RP ID or a subdomain of it,
  * and to use https (http is allowed for localhost only), so such settings are
  * rejected here with the rule they break rather than failing in the browser.

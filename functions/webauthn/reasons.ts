@@ -14,7 +14,7 @@ export const PASSKEY_REJECTION_TEXT = {
   PASSKEY_AUTHENTICATOR_NOT_ALLOWED: { zh: '本服务不接受这种型号的安全密钥或设备。', en: 'This model of security key or device is not accepted here.' },
   PASSKEY_UNKNOWN: { zh: '这个通行密钥没有在本服务登记，请先用数字证书登录后在企业门户添加。', en: 'This passkey is not registered here; sign in with a certificate and add it in the portal first.' },
   PASSKEY_REVOKED: { zh: '这个通行密钥已被停用。', en: 'This passkey has been revoked.' },
-  PASSKEY_COUNTER_REGRESSION: { zh: '检测到该通行密钥可能被复制，已拒绝登录并记录，请联系管理员。', en: 'This passkey may have been cloned (its counter went back); the sign-in was refused and logged.' },
+  PASSKEY_COUNTER_REGRESSION: { zh: '检测到该通行密钥可能被复制，已拒绝登录并记录，请联系管理员。', en: 'This passkey may have been cloned (its counter went back); the sign-in was rejected and logged.' },
   PASSKEY_ALREADY_REGISTERED: { zh: '这个通行密钥已经登记过了。', en: 'This passkey is already registered.' },
   PASSKEY_NO_ACTIVE_CERTIFICATE: { zh: '企业目前没有有效的数字证书，通行密钥暂停使用；请先用新证书登录并绑定。', en: 'The enterprise has no valid certificate, so its passkeys are paused; sign in with a renewed certificate first.' },
   PASSKEY_NOT_ALLOWED_HERE: { zh: '该平台要求使用数字证书登录（例如投标签章），不能使用通行密钥。', en: 'This platform requires a certificate sign-in (for example to sign a bid); passkeys are not accepted.' },

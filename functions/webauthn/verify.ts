@@ -180,7 +180,7 @@ function fromLibrary(error: unknown, ceremony: 'registration' | 'authentication'
 /**
  * Verify a registration (attestation) response under this deployment's policy.
  * With an AAGUID allow-list the response must carry an attestation statement
- * ("none" is refused) and name an allowed model.
+ * ("none" is rejected) and name an allowed model.
  */
 export async function verifyPasskeyRegistration(response: RegistrationResponseJSON, policy: RegistrationPolicy): Promise<VerifiedCredential> {
   checkClientData(response.response.clientDataJSON, policy);
@@ -228,7 +228,7 @@ export async function verifyPasskeyRegistration(response: RegistrationResponseJS
  * Verify an authentication (assertion) response against the stored key. The
  * signature is verified before the signature counter is compared, so only an
  * authentic response can report a counter regression: a counter that does not
- * increase is refused unless the authenticator reports 0 every time.
+ * increase is rejected unless the authenticator reports 0 every time.
  */
 export async function verifyPasskeyAuthentication(
   response: AuthenticationResponseJSON,

@@ -66,7 +66,7 @@ describe('operator enrollment and admin console login', () => {
     expect(String(stored?.scope).split(' ')).toContain('admin');
   });
 
-  it('refuses a certificate at the admin console', async () => {
+  it('rejects a certificate at the admin console', async () => {
     const jar = new CookieJar();
     const url = client.buildAuthorizationUrl(consoleConfiguration, {
       redirect_uri: console_.redirectUri,

@@ -142,7 +142,7 @@ describe('passkey registration', () => {
     expect(options.attestation).toBe('none');
   });
 
-  it('refuses a session opened with a passkey', async () => {
+  it('rejects a session opened with a passkey', async () => {
     const { creditCode, holder } = await newEnterprise();
     const authenticator = new SoftAuthenticator();
     await addPasskey(creditCode, holder, authenticator);
@@ -153,7 +153,7 @@ describe('passkey registration', () => {
     expect(options.body.message).toContain('passkey');
   });
 
-  it('refuses a platform token', async () => {
+  it('rejects a platform token', async () => {
     const { creditCode, holder } = await newEnterprise();
     const { tokens } = await certificateLogin(configuration, settings, holder);
     const options = await api('POST', `/api/enterprises/${creditCode}/passkeys/registration-options`, tokens.access_token, labels);
@@ -163,7 +163,7 @@ describe('passkey registration', () => {
     expect(list.status).toBe(403);
   });
 
-  it('refuses a certificate login older than the window', async () => {
+  it('rejects a certificate login older than the window', async () => {
     const { creditCode, holder } = await newEnterprise();
     const { tokens } = await certificateLogin(portalConfiguration, portal, holder);
     const accessToken = await new DynamoDbAdapter('AccessToken').find(tokens.access_token);
@@ -181,7 +181,7 @@ describe('passkey registration', () => {
     expect(options.body.message).toContain('300 s');
   });
 
-  it('refuses another enterprise token', async () => {
+  it('rejects another enterprise token', async () => {
     const { creditCode } = await newEnterprise();
     const other = await newEnterprise('另一家公司');
     const token = await portalToken(other.holder);
@@ -314,7 +314,7 @@ describe('passkey login over OIDC', () => {
     expect(result.body.error).toBe('PASSKEY_UNKNOWN');
   });
 
-  it('refuses passkeys when the platform requires a certificate', async () => {
+  it('rejects passkeys when the platform requires a certificate', async () => {
     const { creditCode, holder } = await newEnterprise();
     const authenticator = new SoftAuthenticator();
     await addPasskey(creditCode, holder, authenticator);

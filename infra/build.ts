@@ -3,9 +3,12 @@ import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { deployableFunctions, FUNCTIONS, REPO_ROOT } from './aws/functions.js';
 import { LAMBDA_BUNDLE_OPTIONS } from './bundling.js';
+import { buildWeb } from './build-web.js';
+
+export { buildWeb };
 
 /**
- * `npm run build`: bundle every function whose handler exists into
+ * `npm run build`: bundle the browser pages into dist/web and every function whose handler exists into
  * dist/functions/<name>/index.mjs with the options the CDK stack deploys, and
  * write the esbuild metafile next to it (index.meta.json) for size analysis.
  */
@@ -27,4 +30,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (const { name, file, bytes } of built) console.log(`${name.padEnd(12)} ${(bytes / 1024).toFixed(0).padStart(6)} kB  ${file}`);
   const skipped = FUNCTIONS.filter((entry) => !built.some((b) => b.name === entry.name));
   if (skipped.length) console.log(`not built (handler file missing): ${skipped.map((entry) => entry.entry).join(', ')}`);
+  console.log(`pages built into ${await buildWeb()}`);
 }

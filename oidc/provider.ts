@@ -1,9 +1,12 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { getCreditCodeBySubject, getEnterprise, trustedName } from '../functions/db/enterprises.js';
 import { getLoginContext } from '../functions/db/login-context.js';
+import { getOperator, isOperatorSubject } from '../functions/db/operators.js';
 import { log } from '../functions/lib/log.js';
+import { firstPartyClients } from '../functions/services/first-party-clients.js';
+import { interactionPolicyWithAcr } from './acr.js';
 import { DynamoDbAdapter } from './adapter.js';
-import { ACR, ENTERPRISE_CLAIMS } from './claims.js';
+import { ACR, ENTERPRISE_CLAIMS, OPERATOR_CLAIMS } from './claims.js';
 import { mountInteractions } from './interactions.js';
 import { GRANT_TTL_SECONDS } from './ttl.js';
 import type { ProviderKeys } from './keys.js';
@@ -26,7 +29,8 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
     pkce: { required: () => true },
     acrValues: [ACR.certificate, ACR.passkey],
     scopes: ['openid', 'enterprise', 'offline_access', 'admin', 'ca:sync', 'feed:read'],
-    claims: { sid: null, iss: null, openid: ['sub', 'acr', 'amr', 'auth_time'], enterprise: [...ENTERPRISE_CLAIMS] },
+    claims: { sid: null, iss: null, openid: ['sub', 'acr', 'amr', 'auth_time'], enterprise: [...ENTERPRISE_CLAIMS], admin: [...OPERATOR_CLAIMS] },
+    clients: firstPartyClients(),
     conformIdTokenClaims: false,
     responseTypes: ['code'],
     extraClientMetadata: {
@@ -63,7 +67,7 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
       ClientCredentials: 600,
       RefreshToken: 24 * 3600,
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithAcr() },
     // Claims are loaded only when oidc-provider asks for them, so the login resume
     // step (which only needs the account id) costs no reads.
     findAccount: async (ctx: KoaContextWithOIDC, sub: string, token) => ({
@@ -71,6 +75,11 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
       claims: async () => {
         const grantId = (token as { grantId?: string } | undefined)?.grantId ?? ctx.oidc?.entities?.Grant?.jti;
         const login = grantId ? await getLoginContext(grantId) : undefined;
+        if (isOperatorSubject(sub)) {
+          const operator = await getOperator(sub);
+          if (!operator || login?.operatorSub !== sub) return { sub };
+          return { sub, name: operator.name, role: operator.role, auth_method: login.method, amr: login.amr, acr: login.acr };
+        }
         // The login context names the enterprise already; the subject mapping is the fallback.
         const creditCode = login?.creditCode ?? (await getCreditCodeBySubject(sub));
         const enterprise = creditCode ? await getEnterprise(creditCode) : undefined;

@@ -1,31 +1,42 @@
-import { GetItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, QueryCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from './client.js';
 
 /**
- * How an enterprise logged in, kept per OIDC grant so that the ID token and
+ * How an account logged in, kept per OIDC grant so that the ID token and
  * userinfo can name the certificate (x5t#S256) or passkey used.
  */
 export interface LoginContext {
   grantId: string;
-  creditCode: string;
+  /** The enterprise that logged in; absent for operator logins. */
+  creditCode?: string;
+  /** The operator that logged in, for admin console logins. */
+  operatorSub?: string;
   method: 'certificate' | 'passkey';
   amr: string[];
   acr: string;
   /** base64url SHA-256 of the certificate's DER, for certificate logins. */
   x5tS256?: string;
   credentialId?: string;
+  /** When the login happened, in seconds since the epoch. */
+  authenticatedAt: number;
   expiresAt: number;
 }
 
 const key = (grantId: string) => ({ pk: `LOGIN#${grantId}`, sk: 'LOGIN' });
+const credentialIndexKey = (credentialId: string) => `LOGINWAC#${credentialId}`;
 
-/** Transaction item that stores a login context, written together with the login event. */
+/**
+ * Transaction item that stores a login context, written together with the
+ * login event. Passkey logins are indexed by credential, so that revoking the
+ * credential can find and end the grants it opened.
+ */
 export function putLoginContext(context: LoginContext): TransactWriteItem {
+  const index = context.credentialId ? { gsi2pk: credentialIndexKey(context.credentialId), gsi2sk: context.grantId } : {};
   return {
     Put: {
       TableName: tableName(),
-      Item: marshall({ ...key(context.grantId), kind: 'login-context', ...context, ttl: context.expiresAt }, { removeUndefinedValues: true }),
+      Item: marshall({ ...key(context.grantId), kind: 'login-context', ...index, ...context, ttl: context.expiresAt }, { removeUndefinedValues: true }),
     },
   };
 }
@@ -33,7 +44,30 @@ export function putLoginContext(context: LoginContext): TransactWriteItem {
 export async function getLoginContext(grantId: string): Promise<LoginContext | undefined> {
   const result = await dynamo().send(new GetItemCommand({ TableName: tableName(), Key: marshall(key(grantId)), ConsistentRead: true }));
   if (!result.Item) return undefined;
-  const { pk, sk, kind, ttl, ...context } = unmarshall(result.Item);
+  const { pk, sk, kind, ttl, gsi2pk, gsi2sk, ...context } = unmarshall(result.Item);
   if ((context as LoginContext).expiresAt <= Math.floor(Date.now() / 1000)) return undefined;
   return context as LoginContext;
+}
+
+/** Grant IDs of the logins made with a WebAuthn credential that have not expired. */
+export async function grantsOpenedByCredential(credentialId: string): Promise<string[]> {
+  const grants: string[] = [];
+  let startKey: Record<string, any> | undefined;
+  do {
+    const page = await dynamo().send(
+      new QueryCommand({
+        TableName: tableName(),
+        IndexName: 'gsi2',
+        KeyConditionExpression: 'gsi2pk = :pk',
+        ExpressionAttributeValues: marshall({ ':pk': credentialIndexKey(credentialId) }),
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const context = unmarshall(item) as LoginContext;
+      if (context.expiresAt > Math.floor(Date.now() / 1000)) grants.push(context.grantId);
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return grants;
 }

@@ -13,6 +13,11 @@
  *   FEED#<bucket> / <seq>          event (gsi1: EVT#ENT#<code>, gsi2: EVT#CA#<caId>)
  *   PUSH#<consumer> / PUSH         feed consumer: push endpoint or internal reaction, cursor and lease (gsi1: PUSHCONSUMERS)
  *   OIDC#<model>#<id> / OIDC       oidc-provider storage (gsi1: OIDCUID#, OIDCUSER#; gsi2: OIDCGRANT#, OIDCACCOUNT# for sessions)
+ *   LOGIN#<grantId> / LOGIN        login context (ttl; gsi2: LOGINWAC#<credentialId> for passkey logins)
+ *   WAC#<credentialId> / WAC       WebAuthn credential (gsi1: OWNERWAC#ENT#<code> or OWNERWAC#OP#<sub>)
+ *   OP#<sub> / OP                  operator account (subject prefix op_)
+ *   ENROLL#<sha256> / ENROLL       one-time operator enrollment link (ttl)
+ *   STATS#LOGIN#<day> / STATS      daily login counters per client and method
  */
 export const TABLE_KEYS = {
   partitionKey: 'pk',

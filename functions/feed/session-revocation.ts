@@ -1,5 +1,6 @@
 import { commitWithEvents, type DomainEvent, type StoredEvent } from '../db/events.js';
 import { getEnterprise } from '../db/enterprises.js';
+import { getLoginContext, type LoginContext } from '../db/login-context.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
 import { log } from '../lib/log.js';
 import { DynamoDbAdapter, findSessionsByAccount } from '../../oidc/adapter.js';
@@ -17,8 +18,8 @@ function revocationReason(event: StoredEvent): string | undefined {
 }
 
 /**
- * End every session of the enterprise an event is about, after a certificate
- * or credential revocation. Each platform in the session gets an OIDC
+ * End the sessions of the enterprise an event is about that were opened with
+ * the revoked certificate or credential. Each platform in the session gets an OIDC
  * back-channel logout when it registered backchannel_logout_uri, and a CAEP
  * session-revoked event addressed to it alone. The grants and their tokens are
  * revoked with the session. Processing the same event again finds no session
@@ -42,17 +43,38 @@ export const sessionRevocationHandler: ConsumerHandler = async (consumer, events
   return result;
 };
 
+/**
+ * Whether a login used the revoked certificate or passkey: sessions opened with
+ * another certificate or passkey of the same enterprise stay valid.
+ */
+function openedWithRevoked(login: LoginContext | undefined, cause: StoredEvent): boolean {
+  if (!login) return false;
+  if (cause.type === EVENT_TYPES.certificateRevoked) {
+    const fingerprint = String(cause.data.fingerprint ?? '');
+    return login.method === 'certificate' && login.x5tS256 === Buffer.from(fingerprint, 'hex').toString('base64url');
+  }
+  return login.method === 'passkey' && login.credentialId === cause.data.credentialId;
+}
+
 async function endSessions(creditCode: string, reason: string, cause: StoredEvent): Promise<number> {
   const enterprise = await getEnterprise(creditCode);
   if (!enterprise) return 0;
-  const sessions = await findSessionsByAccount(enterprise.sub);
-  if (sessions.length === 0) return 0;
+  const found = await findSessionsByAccount(enterprise.sub);
+  if (found.length === 0) return 0;
   const provider = await getProvider();
   let ended = 0;
-  for (const session of sessions) {
+  for (const session of found) {
     const authorizations = (session.payload.authorizations ?? {}) as Record<string, { sid?: string; grantId?: string }>;
-    const events: DomainEvent[] = [];
+    // Only the platforms whose login used the revoked certificate or passkey are logged out;
+    // the rest of the browser session (for example the portal) stays.
+    const affected: [string, { sid?: string; grantId?: string }][] = [];
     for (const [clientId, authorization] of Object.entries(authorizations)) {
+      const login = authorization.grantId ? await getLoginContext(authorization.grantId) : undefined;
+      if (openedWithRevoked(login, cause)) affected.push([clientId, authorization]);
+    }
+    if (affected.length === 0) continue;
+    const events: DomainEvent[] = [];
+    for (const [clientId, authorization] of affected) {
       const client = await provider.Client.find(clientId);
       let backchannelLogout: 'sent' | 'failed' | 'not registered' = 'not registered';
       if (client?.backchannelLogoutUri) {
@@ -83,14 +105,23 @@ async function endSessions(creditCode: string, reason: string, cause: StoredEven
       });
     }
     if (events.length > 0) await commitWithEvents([], events);
-    for (const authorization of Object.values(authorizations)) {
-      if (!authorization.grantId) continue;
-      await new DynamoDbAdapter('AccessToken').revokeByGrantId(authorization.grantId);
-      await new DynamoDbAdapter('Grant').destroy(authorization.grantId);
+    for (const [clientId, authorization] of affected) {
+      if (authorization.grantId) {
+        await new DynamoDbAdapter('AccessToken').revokeByGrantId(authorization.grantId);
+        await new DynamoDbAdapter('Grant').destroy(authorization.grantId);
+      }
+      delete authorizations[clientId];
     }
-    await new DynamoDbAdapter('Session').destroy(session.id);
+    const sessions = new DynamoDbAdapter('Session');
+    if (Object.keys(authorizations).length === 0) {
+      await sessions.destroy(session.id);
+    } else {
+      // NOTE: this read-modify-write of the session is not guarded against a concurrent login in the same browser.
+      const expiresIn = typeof session.payload.exp === 'number' ? Math.max(1, session.payload.exp - Math.floor(Date.now() / 1000)) : undefined;
+      await sessions.upsert(session.id, { ...session.payload, authorizations }, expiresIn);
+    }
     ended += 1;
-    log.info('sessions ended after revocation', { creditCode, session: session.id, platforms: Object.keys(authorizations), reason });
+    log.info('sessions ended after revocation', { creditCode, session: session.id, platforms: affected.map(([clientId]) => clientId), reason });
   }
   return ended;
 }

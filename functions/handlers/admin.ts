@@ -6,6 +6,7 @@ import { TrustStore, type CaProfile } from '../pki/trust-store.js';
 import { CA_STATUSES, parseCaProfileInput } from '../services/ca-profile-input.js';
 import { changeCaStatus, pushCrl, saveCaProfile } from '../services/ca-profiles.js';
 import { readOidcPayload } from '../db/oidc-items.js';
+import { loginStatsRoutes } from './login-stats-routes.js';
 import type { CaStatus } from '../pki/trust-store.js';
 
 /** A CA profile as operators see it, with the SHA-256 of each anchor's SubjectPublicKeyInfo. */
@@ -114,4 +115,4 @@ const routes: Route[] = [
 ];
 
 /** Lambda entry point for operators: CA profiles (trust store) and CRL pushes, under /api/admin/. */
-export const handler = router(routes);
+export const handler = router([...routes, ...loginStatsRoutes]);

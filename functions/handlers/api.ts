@@ -9,6 +9,7 @@ import { CertificateRejected } from '../pki/reasons.js';
 import { bindCertificate } from '../services/binding.js';
 import { rejectionError } from '../services/certificate-proof.js';
 import { confirmDetails, registerEnterprise, requireCreditCode } from '../services/registration.js';
+import { passkeyRoutes } from './passkey-routes.js';
 
 /** The public view of an enterprise: no contact details, which only its owner sees. */
 export function publicEnterprise(enterprise: Enterprise) {
@@ -113,6 +114,7 @@ const routes: Route[] = [
       return json(201, { challenge: challenge.text, expiresAt: new Date(challenge.expiresAt * 1000).toISOString() });
     },
   },
+  ...passkeyRoutes,
 ];
 
 /** Lambda entry point for the enterprise registration and binding API. */

@@ -1,17 +1,22 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { webauthnConfig } from '../lib/config.js';
 import { getProvider } from '../../oidc/instance.js';
 import { providerLambdaHandler, type LambdaHandler } from '../../oidc/lambda.js';
 
 let ready: Promise<LambdaHandler> | undefined;
 
+/** Build the provider once per instance: keys are loaded on the first request, not per request. */
+async function init(): Promise<LambdaHandler> {
+  // Invalid passkey settings fail the instance at start, with the rule they break.
+  webauthnConfig();
+  return providerLambdaHandler(await getProvider());
+}
+
 /** Lambda entry point for the OpenID Connect provider and its login interaction. */
 export async function handler(event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> {
-  // The provider is built once per instance: keys are loaded on the first request, not per request.
-  ready ??= getProvider()
-    .then(providerLambdaHandler)
-    .catch((error) => {
-      ready = undefined;
-      throw error;
-    });
+  ready ??= init().catch((error) => {
+    ready = undefined;
+    throw error;
+  });
   return (await ready)(event, context);
 }

@@ -2,12 +2,14 @@ import type { HttpEvent } from './http.js';
 import { ApiError } from './errors.js';
 import { readOidcPayload } from '../db/oidc-items.js';
 
-/** Who called an API: a platform, CA firm or operator client (client credentials) or an enterprise user. */
+/** Who called an API: a platform, CA firm or operator client (client credentials), an enterprise user or an operator. */
 export interface Caller {
-  kind: 'client' | 'enterprise';
+  kind: 'client' | 'enterprise' | 'operator';
   clientId: string;
-  /** OIDC subject of the enterprise, for user tokens. */
+  /** OIDC subject of the enterprise or operator, for user tokens. */
   accountId?: string;
+  /** OIDC grant of a user token; its login context says how the user logged in. */
+  grantId?: string;
   scopes: Set<string>;
 }
 
@@ -33,14 +35,21 @@ export async function authenticate(event: HttpEvent, requiredScope: string): Pro
   if (!scopes.has(requiredScope)) {
     throw new ApiError(403, 'INSUFFICIENT_SCOPE', `this endpoint needs the "${requiredScope}" scope; the token has ${scopes.size ? [...scopes].join(' ') : 'no scope'}`);
   }
+  const accountId = payload.accountId as string | undefined;
+  const kind = payload.kind === 'ClientCredentials' ? 'client' : accountId?.startsWith('op_') ? 'operator' : 'enterprise';
+  // The provider grants "admin" to operator logins only; this guards against a token that got it otherwise.
+  if (requiredScope === 'admin' && kind === 'enterprise') {
+    throw new ApiError(403, 'INSUFFICIENT_SCOPE', 'this endpoint is for operators; an enterprise session cannot use it');
+  }
   // Machine scopes belong to client-credentials tokens only, whatever a login managed to request.
   if (payload.kind !== 'ClientCredentials' && (requiredScope === 'ca:sync' || requiredScope === 'feed:read')) {
     throw new ApiError(403, 'INSUFFICIENT_SCOPE', `the "${requiredScope}" scope is for client-credentials tokens of CA firms and platforms, not for a user login`);
   }
   return {
-    kind: payload.kind === 'ClientCredentials' ? 'client' : 'enterprise',
+    kind,
     clientId: String(payload.clientId),
-    accountId: payload.accountId as string | undefined,
+    accountId,
+    grantId: payload.grantId as string | undefined,
     scopes,
   };
 }

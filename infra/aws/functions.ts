@@ -77,7 +77,7 @@ export const FUNCTIONS: FunctionEntry[] = [
         ],
       },
     ],
-    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
+    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
   },
   {
     name: 'oidc',
@@ -94,10 +94,7 @@ export const FUNCTIONS: FunctionEntry[] = [
         ],
       },
     ],
-    table: {
-      actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'],
-      queryIndexes: ['gsi1', 'gsi2'],
-    },
+    table: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
     readsProviderKeys: true,
     memoryMb: 1024,
   },
@@ -108,7 +105,7 @@ export const FUNCTIONS: FunctionEntry[] = [
     name: 'admin',
     entry: 'functions/handlers/admin.ts',
     triggers: [{ kind: 'http', routes: [{ method: 'ANY', path: '/api/admin/{proxy+}' }] }],
-    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
+    table: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
   },
   {
     name: 'ca-sync',
@@ -128,7 +125,7 @@ export const FUNCTIONS: FunctionEntry[] = [
     entry: 'functions/handlers/dispatcher.ts',
     triggers: [{ kind: 'tableStream' }, { kind: 'queue', queue: 'deliveries' }],
     readsProviderKeys: true,
-    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
+    table: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
     sendsTo: ['deliveries'],
     timeoutSeconds: 60,
   },

@@ -22,6 +22,13 @@ const CONTENT_TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
+/** Headers for static files. Static hosting elsewhere should send the same (for example through a CloudFront response headers policy). */
+const STATIC_SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
 /**
  * The local stand-in for API Gateway: each request becomes an HTTP API
  * payload v2 event for the same Lambda handler code that runs in AWS.
@@ -142,7 +149,7 @@ async function serveStatic(dir: string, pathname: string, res: ServerResponse): 
   }
   try {
     const content = await readFile(join(dir, relative));
-    res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(relative)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
+    res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(relative)] ?? 'application/octet-stream', 'cache-control': 'no-cache', ...STATIC_SECURITY_HEADERS });
     res.end(content);
   } catch {
     res.writeHead(404, { 'content-type': 'text/plain' }).end(`no static file ${relative}`);

@@ -131,6 +131,45 @@ export async function certificateLogin(configuration: client.Configuration, sett
   return { tokens, claims, userinfo };
 }
 
+/**
+ * Run one authorization code + PKCE login with a passkey: `answer` plays the
+ * authenticator on the options the login page receives. A `jar` that already
+ * holds a session cookie continues that browser session.
+ */
+export async function passkeyLogin(
+  configuration: client.Configuration,
+  settings: PlatformSettings,
+  answer: (options: any) => unknown | Promise<unknown>,
+  extraParams: Record<string, string> = {},
+  jar = new CookieJar(),
+): Promise<LoginOutcome> {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const authUrl = client.buildAuthorizationUrl(configuration, {
+    redirect_uri: settings.redirectUri,
+    scope: 'openid enterprise',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    ...extraParams,
+  });
+  const interactionUrl = await followUntil(authUrl.href, jar, (url) => url.pathname.startsWith('/interaction/'));
+  const options = await getJson(`${interactionUrl}/passkey-options`, jar);
+  const submitted = await fetch(`${interactionUrl}/passkey`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie: jar.header() },
+    body: JSON.stringify({ credential: await answer(options) }),
+  });
+  jar.store(submitted.headers);
+  const result = await submitted.json();
+  if (submitted.status !== 200) throw Object.assign(new Error(`passkey login rejected: ${result.error}: ${result.message}`), { response: result, status: submitted.status });
+  const callback = await followUntil(new URL(result.redirectTo, settings.issuer).href, jar, (url) => url.href.startsWith(settings.redirectUri));
+  const tokens = await client.authorizationCodeGrant(configuration, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
+  const claims = tokens.claims()!;
+  const userinfo = await client.fetchUserInfo(configuration, tokens.access_token, claims.sub);
+  return { tokens, claims, userinfo };
+}
+
 async function getJson(url: string, jar: CookieJar): Promise<any> {
   const response = await fetch(url, { headers: { cookie: jar.header(), accept: 'application/json' } });
   jar.store(response.headers);
@@ -143,7 +182,16 @@ async function getJson(url: string, jar: CookieJar): Promise<any> {
 export async function followUntil(start: string, jar: CookieJar, done: (url: URL) => boolean): Promise<string> {
   let url = start;
   for (let hop = 0; hop < 10; hop += 1) {
-    if (done(new URL(url))) return url;
+    const current = new URL(url);
+    if (done(current)) return url;
+    // The redirect URI of a platform is never fetched: an OAuth error there is reported to the caller.
+    if (!['localhost', '127.0.0.1', '[::1]'].includes(current.hostname)) {
+      const error = current.searchParams.get('error');
+      throw Object.assign(new Error(`redirected to ${current.origin}${current.pathname}${error ? ` with error ${error}` : ''}; not following a non-local address`), {
+        error: error ?? undefined,
+        error_description: current.searchParams.get('error_description') ?? undefined,
+      });
+    }
     const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
     jar.store(response.headers);
     const location = response.headers.get('location');

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { setDynamoClient, tableName } from '../../functions/db/client.js';
+import { webauthnConfig } from '../../functions/lib/config.js';
 import { invalidateTrustStore } from '../../functions/db/ca-profiles.js';
 import { handler as adminHandler } from '../../functions/handlers/admin.js';
 import { handler as apiHandler } from '../../functions/handlers/api.js';
@@ -75,6 +76,13 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   const port = await listen(server, options.port ?? 0);
   process.env.PUBLIC_ORIGIN = options.origin ?? `http://localhost:${port}`;
   const url = process.env.PUBLIC_ORIGIN;
+  try {
+    webauthnConfig();
+  } catch (error) {
+    server.close();
+    await db.stop();
+    throw error;
+  }
   const dispatcher = options.dispatcher === false ? undefined : await startLocalDispatcher();
   return {
     url,

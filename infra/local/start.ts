@@ -1,4 +1,7 @@
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { tableName } from '../../functions/db/client.js';
+import { buildWeb } from '../build.js';
 import { ensureDemo, DEMO_CREDIT_CODE } from './demo-setup.js';
 import { startLocalService } from './service.js';
 
@@ -14,19 +17,24 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
+const webDir = await buildWeb(resolve('dist/web'));
 const service = await startLocalService({
   dataDir,
   keysFile: join(dataDir, 'oidc-keys.json'),
   port,
-  staticDir: resolve('dist/web'),
+  staticDir: webDir,
 });
 const demo = await ensureDemo(dataDir);
+// Where the running service keeps its data, for commands such as operator:enroll.
+await writeFile(join(dataDir, 'service.json'), JSON.stringify({ dynamoEndpoint: service.db.endpoint, origin: service.url, tableName: tableName() }, null, 2));
 
 console.log(`
 trading identity service is running
   issuer / base URL   ${service.url}
   discovery           ${service.url}/.well-known/openid-configuration
   API                 ${service.url}/api/
+  enterprise portal   ${service.url}/static/portal/index.html
+  admin console       ${service.url}/static/admin/index.html   (first operator: npm run operator:enroll -- --name NAME)
   DynamoDB Local      ${service.db.endpoint} (data in ${join(dataDir, 'dynamodb')})
 
 demo material (made with the openssl CLI, trusted as CA profile "demo-ca"):

@@ -7,12 +7,13 @@ import { startLocalService, type LocalService } from '../../infra/local/service.
 
 /**
  * Start the service for one test file: the shared DynamoDB Local, a fresh
- * table of its own, fresh provider keys and the local host on a free port.
+ * table of its own, fresh provider keys and the local host on a free port,
+ * serving the pages built for the run at /static/.
  */
 export async function startTestService(): Promise<LocalService & { tmp: string }> {
   const tmp = await mkdtemp(join(tmpdir(), 'tif-test-'));
   process.env.TABLE_NAME = `t_${randomBytes(6).toString('hex')}`;
   process.env.LOG_LEVEL ??= 'warn';
-  const service = await startLocalService({ dynamoEndpoint: inject('dynamoEndpoint'), keysFile: join(tmp, 'oidc-keys.json'), port: 0 });
+  const service = await startLocalService({ dynamoEndpoint: inject('dynamoEndpoint'), keysFile: join(tmp, 'oidc-keys.json'), port: 0, staticDir: inject('webDir') });
   return { ...service, tmp };
 }

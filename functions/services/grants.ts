@@ -1,0 +1,25 @@
+import { DynamoDbAdapter } from '../../oidc/adapter.js';
+import { grantsOpenedByCredential } from '../db/login-context.js';
+import { log } from '../lib/log.js';
+
+/**
+ * End every grant that a WebAuthn credential opened: delete the grant and its
+ * codes and tokens, so their next use at the token, userinfo or API endpoints
+ * fails. The browser session that used the grant must sign in again. Returns
+ * how many grants were ended.
+ */
+export async function endGrants(credentialId: string): Promise<number> {
+  const grantIds = await grantsOpenedByCredential(credentialId);
+  const tokens = new DynamoDbAdapter('AccessToken');
+  const grants = new DynamoDbAdapter('Grant');
+  for (const grantId of grantIds) {
+    try {
+      await tokens.revokeByGrantId(grantId);
+      await grants.destroy(grantId);
+    } catch (error) {
+      log.error('ending a grant after credential revocation failed', { credentialId, grantId, error });
+      throw error;
+    }
+  }
+  return grantIds.length;
+}

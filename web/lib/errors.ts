@@ -1,0 +1,73 @@
+import { REJECTION_TEXT } from '../../functions/pki/reasons.js';
+import { PASSKEY_REJECTION_TEXT } from '../../functions/webauthn/reasons.js';
+import { ServiceError } from './api.js';
+import { h } from './dom.js';
+import { tr, type Text } from './i18n.js';
+
+/** Plain explanations of every error code a page can meet, besides the certificate and passkey rejections. */
+const OTHER_TEXT: Record<string, Text> = {
+  INVALID_CREDIT_CODE: { zh: '统一社会信用代码不正确，请对照营业执照检查。', en: 'The Unified Social Credit Code is wrong; check it against the business licence.' },
+  ALREADY_REGISTERED: { zh: '该统一社会信用代码已经登记（可能由 CA 机构预先录入）。如果是贵单位，请直接绑定证书并完善信息。', en: 'This credit code is already registered (perhaps pre-filled by a CA). If it is yours, bind your certificate to take control and complete the record.' },
+  NOT_REGISTERED: { zh: '该企业尚未登记，请先注册。', en: 'This enterprise is not registered yet; register it first.' },
+  FIELD_MISSING: { zh: '有必填项没有填写。', en: 'A required field is empty.' },
+  FIELD_INVALID: { zh: '有一项填写的格式不正确。', en: 'A field has an invalid value.' },
+  BODY_NOT_JSON: { zh: '请求格式不正确，请刷新页面后重试。', en: 'The request was malformed; reload the page and try again.' },
+  INTERACTION_EXPIRED: { zh: '本次登录已超时或在其他浏览器中打开，请返回交易平台重新发起登录。', en: 'This sign-in has expired or was opened in another browser; go back to the platform and start again.' },
+  METHOD_NOT_ALLOWED_HERE: { zh: '管理控制台只接受管理员安全密钥登录。', en: 'The admin console accepts operator security keys only.' },
+  UNAUTHENTICATED: { zh: '请先登录。', en: 'Please sign in first.' },
+  INVALID_TOKEN: { zh: '登录已过期，请重新登录。', en: 'Your session has expired; sign in again.' },
+  INSUFFICIENT_SCOPE: { zh: '当前登录没有这项操作的权限。', en: 'This session is not allowed to do that.' },
+  PORTAL_ONLY: { zh: '通行密钥只能在企业门户中管理。', en: 'Passkeys are managed in the enterprise portal only.' },
+  NOT_YOUR_ENTERPRISE: { zh: '只能管理本企业的信息。', en: 'You can only manage your own enterprise.' },
+  CREDENTIAL_NOT_FOUND: { zh: '找不到这个通行密钥，可能已被删除。', en: 'This passkey was not found.' },
+  CREDENTIAL_REVOKED: { zh: '这个通行密钥已停用，不能修改。', en: 'This passkey has been revoked and cannot be changed.' },
+  CONCURRENT_UPDATE: { zh: '信息刚被其他人修改过，请刷新后重试。', en: 'Someone else changed this just now; reload and try again.' },
+  ENROLLMENT_INVALID: { zh: '这个注册链接无效、已使用或已过期，请向管理员索取新链接。', en: 'This enrollment link is invalid, used or expired; ask for a new one.' },
+  NETWORK: { zh: '无法连接服务，请检查网络后重试。', en: 'The service cannot be reached; check the network and try again.' },
+  INTERNAL: { zh: '服务内部出错，已记录，请稍后重试。', en: 'The service failed internally; it has been logged, try again later.' },
+  NOT_FOUND: { zh: '该功能的接口尚未部署。', en: 'This function is not available on the server yet.' },
+  invalid_scope: { zh: '该应用请求了不允许的权限。', en: 'The application requested a permission that is not allowed.' },
+  // Errors of the browser's WebAuthn API (DOMException names) and of the signer drivers.
+  NotAllowedError: { zh: '操作已取消或超时。请重试，并在设备提示时完成验证。', en: 'The request was cancelled or timed out. Try again and confirm on the device.' },
+  InvalidStateError: { zh: '这个设备上已经有本企业的通行密钥。', en: 'This device already holds a passkey for this enterprise.' },
+  SecurityError: { zh: '当前网址不能使用通行密钥，请从本服务的正式地址打开页面。', en: 'Passkeys cannot be used on this address; open the service at its official address.' },
+  NotSupportedError: { zh: '此浏览器或设备不支持通行密钥。', en: 'This browser or device does not support passkeys.' },
+  KEY_FILE_INVALID: { zh: '无法读取私钥文件。请选择 PKCS#8（.pem/.key）或 PKCS#12（.p12/.pfx）文件。', en: 'The key file cannot be read; choose a PKCS#8 (.pem/.key) or PKCS#12 (.p12/.pfx) file.' },
+  PASSWORD_WRONG: { zh: 'PKCS#12 文件的口令不正确。', en: 'The PKCS#12 password is wrong.' },
+  CERTIFICATE_MISSING: { zh: '缺少证书文件：PKCS#8 私钥需要同时选择证书（.pem/.cer）。', en: 'The certificate is missing: a PKCS#8 key needs its certificate file (.pem/.cer).' },
+  KEY_MISMATCH: { zh: '私钥与证书不匹配。', en: 'The key does not belong to the certificate.' },
+  ALGORITHM_UNSUPPORTED: { zh: '软件签名方式不支持该证书的算法（例如 SM2），请使用 CA 提供的签名客户端。', en: 'The software signer does not support this algorithm (for example SM2); use your CA’s signing client.' },
+  DRIVER_UNAVAILABLE: { zh: '签名客户端没有运行或无法连接。', en: 'The signing client is not running or cannot be reached.' },
+};
+
+const ALL_TEXT: Record<string, Text> = { ...REJECTION_TEXT, ...PASSKEY_REJECTION_TEXT, ...OTHER_TEXT };
+
+/** Return the error's stable code: a service code, a DOMException name or a signer error code. */
+export function errorCode(error: unknown): string {
+  if (error instanceof ServiceError) return error.code;
+  const coded = error as { code?: unknown; cause?: { name?: unknown } } | null;
+  if (coded && typeof coded === 'object' && typeof coded.code === 'string') {
+    // @simplewebauthn/browser wraps DOMExceptions as WebAuthnError with codes like ERROR_CEREMONY_ABORTED.
+    if (coded.code.startsWith('ERROR_') && typeof coded.cause?.name === 'string') return coded.cause.name;
+    return coded.code;
+  }
+  if (error instanceof DOMException || error instanceof Error) return error.name;
+  return 'INTERNAL';
+}
+
+export function explain(error: unknown): string {
+  const text = ALL_TEXT[errorCode(error)] ?? (error instanceof ServiceError && error.status >= 500 ? OTHER_TEXT.INTERNAL : undefined);
+  if (text) return tr(text);
+  return tr({ zh: '操作失败。', en: 'The operation failed.' });
+}
+
+/** Create an alert box: the plain explanation, then the code and the technical message for support staff. */
+export function errorBox(error: unknown): HTMLElement {
+  const message = error instanceof Error ? error.message : String(error);
+  return h(
+    'div',
+    { class: 'error', role: 'alert', 'data-code': errorCode(error) },
+    h('p', {}, explain(error)),
+    h('p', { class: 'technical' }, `${errorCode(error)}: ${message}`),
+  );
+}

@@ -105,6 +105,16 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
   const provider = new Provider(issuer, configuration);
   provider.proxy = true;
   provider.on('server_error', (_ctx, error) => log.error('oidc server error', { error }));
+  provider.use(async (ctx, next) => {
+    await next();
+    // Pages of this provider must never be framed by another site (clickjacking).
+    if (ctx.response.is('html')) {
+      if (!ctx.response.get('content-security-policy')) ctx.set('content-security-policy', "frame-ancestors 'none'; object-src 'none'; base-uri 'none'");
+      ctx.set('x-frame-options', 'DENY');
+      ctx.set('x-content-type-options', 'nosniff');
+      if (!ctx.response.get('referrer-policy')) ctx.set('referrer-policy', 'no-referrer');
+    }
+  });
   mountInteractions(provider);
   return provider;
 }

@@ -106,10 +106,16 @@ const routes: Route[] = [
     path: '/api/challenges',
     handler: async ({ event }) => {
       const body = jsonBody(event);
+      if (body.purpose === undefined) {
+        throw badRequest('FIELD_MISSING', 'purpose is missing; send "bind" (login challenges come from the login page)', { field: 'purpose' });
+      }
       if (body.purpose !== 'bind') {
         throw badRequest('FIELD_INVALID', `purpose ${JSON.stringify(body.purpose)} is not available here; use "bind" (login challenges come from the login page)`, { field: 'purpose' });
       }
       const creditCode = requireCreditCode(body.creditCode);
+      if (!(await getEnterprise(creditCode))) {
+        throw notFound('NOT_REGISTERED', `no enterprise with credit code ${creditCode} is registered; register it first with POST /api/enterprises`);
+      }
       const challenge = await createChallenge('bind', config().origin, config().challengeTtlSeconds, creditCode);
       return json(201, { challenge: challenge.text, expiresAt: new Date(challenge.expiresAt * 1000).toISOString() });
     },

@@ -2,7 +2,7 @@ import type { Enterprise } from '../db/enterprises.js';
 import { getEnterprise, replaceEnterprise, trustedName } from '../db/enterprises.js';
 import { getBinding, putNewBinding, type CertificateBinding } from '../db/certificates.js';
 import { ConditionFailed, commitWithEvents, type DomainEvent } from '../db/events.js';
-import { conflict, notFound } from '../lib/errors.js';
+import { badRequest, conflict, notFound } from '../lib/errors.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
 import { fingerprint, issuerNameHash, nameToString, organizationName, serialHex } from '../pki/certificate.js';
 import { locateCreditCode } from '../pki/credit-code-locator.js';
@@ -27,7 +27,10 @@ export interface BindResult {
 export async function bindCertificate(creditCodeInput: string, body: Record<string, unknown>): Promise<BindResult> {
   const creditCode = requireCreditCode(creditCodeInput);
   const submission = parseSubmission(body);
-  const replacement = body.details === undefined ? undefined : parseDetails(body.details as Record<string, unknown>);
+  const replacement = body.details === undefined ? undefined : parseDetails(body.details, 'details.');
+  if (body.confirmDetails !== undefined && typeof body.confirmDetails !== 'boolean') {
+    throw badRequest('FIELD_INVALID', `confirmDetails must be true or false, got ${JSON.stringify(body.confirmDetails)}`, { field: 'confirmDetails' });
+  }
   const confirmDetails = body.confirmDetails === true;
 
   const { leaf, validated } = await proveCertificate(submission, { purpose: 'bind', context: creditCode, usage: 'bind' });
@@ -45,7 +48,7 @@ export async function bindCertificate(creditCodeInput: string, body: Record<stri
 
   const fp = fingerprint(leaf);
   const existing = await getBinding(fp);
-  if (existing) return alreadyBound(existing, enterprise);
+  if (existing) return alreadyBound(existing, await getEnterprise(creditCode));
 
   const now = new Date().toISOString();
   const firstBinding = enterprise.status !== 'verified';
@@ -98,18 +101,20 @@ export async function bindCertificate(creditCodeInput: string, body: Record<stri
   } catch (error) {
     if (!(error instanceof ConditionFailed)) throw error;
     const raced = await getBinding(fp);
-    if (raced) return alreadyBound(raced, (await getEnterprise(creditCode))!);
+    if (raced) return alreadyBound(raced, await getEnterprise(creditCode));
     throw conflict('CONCURRENT_UPDATE', `enterprise ${creditCode} changed while this certificate was being bound; request a new challenge and try again`);
   }
   return { enterprise: next, binding, created: true };
 }
 
-function alreadyBound(existing: CertificateBinding, enterprise: Enterprise): BindResult {
+/** Report a certificate that is already bound; `enterprise` is read after the binding, so it is current. */
+function alreadyBound(existing: CertificateBinding, enterprise: Enterprise | undefined): BindResult {
   if (existing.status !== 'active') {
     throw new CertificateRejected('BINDING_REVOKED', `certificate "${existing.subject}" (serial ${existing.serial}) was revoked on ${existing.revokedAt ?? 'an earlier date'} and cannot be bound again`, {
       subject: existing.subject,
       serial: existing.serial,
     });
   }
+  if (!enterprise) throw new Error(`binding ${existing.fingerprint} points to missing enterprise ${existing.creditCode}`);
   return { enterprise, binding: existing, created: false };
 }

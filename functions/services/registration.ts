@@ -6,6 +6,8 @@ import { getEnterprise, newSubject, putNewEnterprise, replaceEnterprise, type En
 
 /** Validate a credit code from a request, answering 400 with the expected check character when wrong. */
 export function requireCreditCode(input: unknown, field = 'creditCode'): string {
+  if (input === undefined || input === null || input === '') throw badRequest('FIELD_MISSING', `${field} is missing; send the 18-character Unified Social Credit Code`, { field });
+  if (typeof input !== 'string') throw badRequest('FIELD_INVALID', `${field} must be a string, got ${typeof input}; send the code in quotes`, { field });
   const check = checkCreditCode(input);
   if (!check.valid) {
     throw badRequest('INVALID_CREDIT_CODE', check.message, {
@@ -27,28 +29,44 @@ function requireText(body: Record<string, unknown>, field: string, max: number, 
   if (trimmed.length === 0) throw badRequest('FIELD_MISSING', `${name} is blank; it is required`, { field: name });
   if (trimmed.length > max) throw badRequest('FIELD_INVALID', `${name} has ${trimmed.length} characters; at most ${max} are allowed`, { field: name });
   if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw badRequest('FIELD_INVALID', `${name} contains control characters`, { field: name });
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(trimmed)) throw badRequest('FIELD_INVALID', `${name} contains an unpaired UTF-16 surrogate; send valid Unicode text`, { field: name });
+  // Bidirectional overrides and isolates can make a name display differently from what it is.
+  if (/[\u202a-\u202e\u2066-\u2069\u200e\u200f]/.test(trimmed)) {
+    throw badRequest('FIELD_INVALID', `${name} contains a bidirectional control character (U+200E, U+200F, U+202A-U+202E or U+2066-U+2069); remove it`, { field: name });
+  }
   return trimmed;
 }
 
-/** Validate the declared details of an enterprise (name, legal representative, contact). */
-export function parseDetails(body: Record<string, unknown>): EnterpriseDetails {
-  const name = requireText(body, 'name', 200);
-  const legalRepresentative = requireText(body, 'legalRepresentative', 100);
+/**
+ * Validate the declared details of an enterprise (name, legal representative,
+ * contact). `prefix` names where they sit in the request, for messages.
+ */
+export function parseDetails(input: unknown, prefix = ''): EnterpriseDetails {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw badRequest('FIELD_INVALID', `${prefix.replace(/\.$/, '') || 'the body'} must be an object with name, legalRepresentative and contact`, { field: prefix.replace(/\.$/, '') || 'body' });
+  }
+  const body = input as Record<string, unknown>;
+  const name = requireText(body, 'name', 200, body, prefix);
+  const legalRepresentative = requireText(body, 'legalRepresentative', 100, body, prefix);
   const contact = body.contact;
   if (typeof contact !== 'object' || contact === null || Array.isArray(contact)) {
-    throw badRequest('FIELD_MISSING', 'contact is missing; send {"name": ..., "phone": ..., "email": ...}', { field: 'contact' });
+    throw badRequest('FIELD_MISSING', `${prefix}contact is missing; send {"name": ..., "phone": ..., "email": ...}`, { field: `${prefix}contact` });
   }
   const c = contact as Record<string, unknown>;
-  const contactName = requireText(body, 'name', 100, c, 'contact.');
-  const phone = requireText(body, 'phone', 30, c, 'contact.');
+  const contactName = requireText(body, 'name', 100, c, `${prefix}contact.`);
+  const phone = requireText(body, 'phone', 30, c, `${prefix}contact.`);
   if (!/^\+?[0-9][0-9 -]{4,28}$/.test(phone)) {
-    throw badRequest('FIELD_INVALID', `contact.phone ${JSON.stringify(phone)} is not a phone number; use digits, spaces, dashes and an optional leading +`, { field: 'contact.phone' });
+    throw badRequest(
+      'FIELD_INVALID',
+      `${prefix}contact.phone ${JSON.stringify(phone)} is not a phone number; use 5 to 29 digits, spaces or dashes, starting with a digit or a leading +`,
+      { field: `${prefix}contact.phone` },
+    );
   }
   let email: string | undefined;
   if (c.email !== undefined && c.email !== '') {
-    email = requireText(body, 'email', 254, c, 'contact.');
+    email = requireText(body, 'email', 254, c, `${prefix}contact.`);
     if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
-      throw badRequest('FIELD_INVALID', `contact.email ${JSON.stringify(email)} is not an e-mail address`, { field: 'contact.email' });
+      throw badRequest('FIELD_INVALID', `${prefix}contact.email ${JSON.stringify(email)} is not an e-mail address`, { field: `${prefix}contact.email` });
     }
   }
   return { name, legalRepresentative, contact: { name: contactName, phone, ...(email ? { email } : {}) } };

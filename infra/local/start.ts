@@ -18,12 +18,22 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 }
 
 const webDir = await buildWeb(resolve('dist/web'));
-const service = await startLocalService({
-  dataDir,
-  keysFile: join(dataDir, 'oidc-keys.json'),
-  port,
-  staticDir: webDir,
-});
+let service: Awaited<ReturnType<typeof startLocalService>>;
+try {
+  service = await startLocalService({
+    dataDir,
+    keysFile: join(dataDir, 'oidc-keys.json'),
+    port,
+    staticDir: webDir,
+  });
+} catch (error) {
+  if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    console.error(`port ${port} on 127.0.0.1 is already in use; stop the other process or start with another port, for example PORT=3001 npm start`);
+  } else {
+    console.error(`the service failed to start: ${(error as Error).message}`);
+  }
+  process.exit(1);
+}
 const demo = await ensureDemo(dataDir);
 // Where the running service keeps its data, for commands such as operator:enroll.
 await writeFile(join(dataDir, 'service.json'), JSON.stringify({ dynamoEndpoint: service.db.endpoint, origin: service.url, tableName: tableName() }, null, 2));

@@ -83,6 +83,18 @@ describe('certificate binding', () => {
     expect(response.body.enterprise.detailsConfirmed).toBe(true);
   });
 
+  it.each([
+    [{ confirmDetails: 'yes' }, 'confirmDetails'],
+    [{ details: 'abc' }, 'details'],
+    [{ details: { name: 123, legalRepresentative: 'x', contact: { name: 'y', phone: '13800138000' } } }, 'details.name'],
+  ])('rejects invalid binding options %#', async (extra, field) => {
+    const code = await registered();
+    const holder = await enterpriseHolder(trusted, `options-${field}`, code);
+    const response = await bind(service.url, code, holder, extra);
+    expect(response.status).toBe(400);
+    expect(response.body.details.field).toBe(field);
+  });
+
   it('completes a leaf-only chain from a supplied intermediate', async () => {
     const code = await registered();
     const holder = await enterpriseHolder(intermediate, 'via-intermediate', code, { algorithm: 'rsa', chain: [intermediate] });

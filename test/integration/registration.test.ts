@@ -82,6 +82,37 @@ describe('enterprise registration', () => {
     expect(response.body.details.field).toBe(field);
   });
 
+  it.each([
+    [{ creditCode: 914403001922038216 }, 'FIELD_INVALID', 'creditCode'],
+    [{ creditCode: undefined }, 'FIELD_MISSING', 'creditCode'],
+    [{ name: '正常\u202e司公' }, 'FIELD_INVALID', 'name'],
+    [{ name: 'A\ud800B' }, 'FIELD_INVALID', 'name'],
+    [{ contact: { name: 'a', phone: '138' } }, 'FIELD_INVALID', 'contact.phone'],
+  ])('rejects a wrong type or text %#', async (override, error, field) => {
+    const body = { ...details(randomCreditCode()), ...override };
+    const response = await postJson(`${service.url}/api/enterprises`, body);
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe(error);
+    expect(response.body.details.field).toBe(field);
+  });
+
+  it('explains the phone rule', async () => {
+    const response = await postJson(`${service.url}/api/enterprises`, { ...details(randomCreditCode()), contact: { name: 'a', phone: '138' } });
+    expect(response.body.message).toContain('5 to 29');
+  });
+
+  it('rejects a challenge request without purpose', async () => {
+    const response = await postJson(`${service.url}/api/challenges`, { creditCode: randomCreditCode() });
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe('FIELD_MISSING');
+  });
+
+  it('rejects a challenge for an unregistered code', async () => {
+    const response = await postJson(`${service.url}/api/challenges`, { purpose: 'bind', creditCode: randomCreditCode() });
+    expect(response.status).toBe(404);
+    expect(response.body.error).toBe('NOT_REGISTERED');
+  });
+
   it('rejects a body that is not JSON', async () => {
     const response = await fetch(`${service.url}/api/enterprises`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"creditCode":' });
     expect(response.status).toBe(400);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { getCaProfile } from '../../functions/db/ca-profiles.js';
@@ -12,7 +12,9 @@ import { defaultProfile } from '../../functions/pki/trust-store.js';
  * the table directly, through the same service code the functions run:
  *
  *   admin <client-id> <secret-file>                  operator client (client credentials, scope admin)
- *   ca-firm <client-id> <secret-file>                CA firm client (client credentials, scope ca:sync)
+ *   ca-firm <client-id> <public-key.pem> <ca-profile-id>[,<ca-profile-id>...]
+ *                                                     CA firm client (client credentials with private_key_jwt,
+ *                                                     scope ca:sync), tied to the CA profiles it may act for
  *   platform <client-id> <name> <redirect-uri> <secret-file>
  *                                                     trading platform (authorization code, scopes openid enterprise feed:read)
  *   ca <ca-id> <name> <anchor.pem>                   trust a CA with default profile settings
@@ -22,7 +24,7 @@ import { defaultProfile } from '../../functions/pki/trust-store.js';
  */
 const USAGE = `usage (TABLE_NAME and AWS credentials in the environment):
   npm run provision -- admin <client-id> <secret-file>
-  npm run provision -- ca-firm <client-id> <secret-file>
+  npm run provision -- ca-firm <client-id> <public-key.pem> <ca-profile-id>[,<ca-profile-id>...]
   npm run provision -- platform <client-id> <name> <redirect-uri> <secret-file>
   npm run provision -- ca <ca-id> <name> <anchor.pem>`;
 
@@ -55,8 +57,31 @@ async function main(args: string[]): Promise<void> {
   if (command === 'admin' && rest.length === 2) {
     return createClient(machineClient(rest[0], 'Operator', 'admin'), rest[1]);
   }
-  if (command === 'ca-firm' && rest.length === 2) {
-    return createClient(machineClient(rest[0], `CA firm ${rest[0]}`, 'ca:sync'), rest[1]);
+  if (command === 'ca-firm' && rest.length === 3) {
+    const [clientId, keyFile, profileList] = rest;
+    if (await findPlatformClient(clientId)) {
+      console.log(`client ${clientId} already exists; nothing changed`);
+      return;
+    }
+    const caProfiles = profileList.split(',').map((id) => id.trim()).filter(Boolean);
+    for (const id of caProfiles) {
+      if (!(await getCaProfile(id))) throw new Error(`CA profile ${id} does not exist; trust the CA first with: npm run provision -- ca ${id} <name> <anchor.pem>`);
+    }
+    const publicKey = createPublicKey(await readFile(keyFile, 'utf8'));
+    const alg = publicKey.asymmetricKeyType === 'rsa' ? 'RS256' : publicKey.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'ES384' : 'ES256';
+    await savePlatformClient({
+      client_id: clientId,
+      client_name: `CA firm ${clientId}`,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), alg, use: 'sig' }] },
+      scope: 'ca:sync',
+      ca_profiles: caProfiles,
+    });
+    console.log(`created CA firm client ${clientId} for CA profiles ${caProfiles.join(', ')}; it authenticates with the private key of ${keyFile}`);
+    return;
   }
   if (command === 'platform' && rest.length === 4) {
     const [clientId, name, redirectUri, secretFile] = rest;

@@ -25,7 +25,8 @@ const iterations = Number(process.argv[2] ?? 200);
 process.env.LOG_LEVEL = 'error';
 
 const tmp = await mkdtemp(join(tmpdir(), 'tif-bench-'));
-const service = await startLocalService({ keysFile: join(tmp, 'keys.json'), port: 0 });
+// In AWS the feed dispatcher is a separate function, so it does not run in this process here.
+const service = await startLocalService({ keysFile: join(tmp, 'keys.json'), port: 0, dispatcher: false });
 const ca = await createRootCa(join(tmp, 'ca'), 'Bench CA', 'ec');
 await saveCaProfile({ ...defaultProfile('bench', 'Bench CA', [ca.certPem]), revocation: { useCrlDistributionPoints: false, crlUrls: [], failPolicy: 'open' } });
 const creditCode = '914403001922038216';

@@ -1,5 +1,5 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { getCreditCodeBySubject, getEnterprise, trustedName } from '../functions/db/enterprises.js';
+import { getCreditCodeBySubject, getEnterpriseForClaims, trustedName } from '../functions/db/enterprises.js';
 import { getLoginContext } from '../functions/db/login-context.js';
 import { getOperator, isOperatorSubject } from '../functions/db/operators.js';
 import { log } from '../functions/lib/log.js';
@@ -82,7 +82,7 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
         }
         // The login context names the enterprise already; the subject mapping is the fallback.
         const creditCode = login?.creditCode ?? (await getCreditCodeBySubject(sub));
-        const enterprise = creditCode ? await getEnterprise(creditCode) : undefined;
+        const enterprise = creditCode ? await getEnterpriseForClaims(creditCode) : undefined;
         if (!enterprise || enterprise.sub !== sub) return { sub };
         return {
           sub,

@@ -45,6 +45,23 @@ export async function getEnterprise(creditCode: string): Promise<Enterprise | un
   return rest as Enterprise;
 }
 
+/**
+ * Seconds an enterprise record read for token and userinfo claims may be
+ * reused by this instance; a change reaches claims within this bound.
+ */
+export const CLAIMS_CACHE_SECONDS = Number(process.env.CLAIMS_CACHE_SECONDS ?? 2);
+const claimsCache = new Map<string, { enterprise: Enterprise | undefined; until: number }>();
+
+/** Read an enterprise for claims, reusing a read younger than CLAIMS_CACHE_SECONDS. */
+export async function getEnterpriseForClaims(creditCode: string): Promise<Enterprise | undefined> {
+  const cached = claimsCache.get(creditCode);
+  if (cached && cached.until > Date.now()) return cached.enterprise;
+  const enterprise = await getEnterprise(creditCode);
+  if (claimsCache.size >= 10_000) claimsCache.clear();
+  claimsCache.set(creditCode, { enterprise, until: Date.now() + CLAIMS_CACHE_SECONDS * 1000 });
+  return enterprise;
+}
+
 export async function getCreditCodeBySubject(sub: string): Promise<string | undefined> {
   const result = await dynamo().send(
     new GetItemCommand({ TableName: tableName(), Key: marshall(subjectKey(sub)), ConsistentRead: true }),

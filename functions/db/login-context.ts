@@ -41,11 +41,24 @@ export function putLoginContext(context: LoginContext): TransactWriteItem {
   };
 }
 
+/**
+ * Login contexts are written once, at login, and never changed, so each
+ * instance keeps the ones it has read (bounded; an entry still honours its
+ * expiry). Ending a login revokes its grant and tokens, not this record.
+ */
+const cache = new Map<string, LoginContext>();
+const CACHE_ENTRIES = 10_000;
+
 export async function getLoginContext(grantId: string): Promise<LoginContext | undefined> {
+  const now = Math.floor(Date.now() / 1000);
+  const cached = cache.get(grantId);
+  if (cached) return cached.expiresAt > now ? cached : undefined;
   const result = await dynamo().send(new GetItemCommand({ TableName: tableName(), Key: marshall(key(grantId)), ConsistentRead: true }));
   if (!result.Item) return undefined;
   const { pk, sk, kind, ttl, gsi2pk, gsi2sk, ...context } = unmarshall(result.Item);
-  if ((context as LoginContext).expiresAt <= Math.floor(Date.now() / 1000)) return undefined;
+  if ((context as LoginContext).expiresAt <= now) return undefined;
+  if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+  cache.set(grantId, context as LoginContext);
   return context as LoginContext;
 }
 

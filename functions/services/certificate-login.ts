@@ -1,5 +1,5 @@
 import { getBinding } from '../db/certificates.js';
-import { getEnterprise, type Enterprise } from '../db/enterprises.js';
+import { getEnterpriseForClaims, type Enterprise } from '../db/enterprises.js';
 import type { CertificateBinding } from '../db/certificates.js';
 import { fingerprint, nameToString, serialHex } from '../pki/certificate.js';
 import { CertificateRejected } from '../pki/reasons.js';
@@ -25,7 +25,7 @@ export async function loginWithCertificate(interactionId: string, body: Record<s
   if (binding.status !== 'active') {
     throw new CertificateRejected('BINDING_REVOKED', `certificate "${who.subject}" (serial ${who.serial}) was revoked${binding.revocationReason ? ` (${binding.revocationReason})` : ''}`, who);
   }
-  const enterprise = await getEnterprise(binding.creditCode);
+  const enterprise = await getEnterpriseForClaims(binding.creditCode);
   if (!enterprise) throw new Error(`binding ${binding.fingerprint} points to missing enterprise ${binding.creditCode}`);
   return { enterprise, binding };
 }

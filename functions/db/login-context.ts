@@ -49,6 +49,11 @@ export function putLoginContext(context: LoginContext): TransactWriteItem {
 const cache = new Map<string, LoginContext>();
 const CACHE_ENTRIES = 10_000;
 
+/** Forget the cached login contexts; tests that rewrite a stored context call it. */
+export function clearLoginContextCache(): void {
+  cache.clear();
+}
+
 export async function getLoginContext(grantId: string): Promise<LoginContext | undefined> {
   const now = Math.floor(Date.now() / 1000);
   const cached = cache.get(grantId);

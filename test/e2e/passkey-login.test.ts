@@ -9,6 +9,7 @@ import { saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { savePlatformClient } from '../../functions/services/clients.js';
 import { fingerprint } from '../../functions/pki/certificate.js';
 import { parseCertificate } from '../../functions/pki/der.js';
+import { clearLoginContextCache } from '../../functions/db/login-context.js';
 import { DynamoDbAdapter } from '../../oidc/adapter.js';
 import {
   bind,
@@ -174,6 +175,7 @@ describe('passkey registration', () => {
         ExpressionAttributeValues: marshall({ ':old': Math.floor(Date.now() / 1000) - 301 }),
       }),
     );
+    clearLoginContextCache();
     const options = await api('POST', `/api/enterprises/${creditCode}/passkeys/registration-options`, tokens.access_token, labels);
     expect(options.status).toBe(403);
     expect(options.body.error).toBe('CERTIFICATE_LOGIN_REQUIRED');

@@ -17,10 +17,11 @@ export type IdempotencyClaim =
 
 /**
  * Claim an idempotency key for a batch. A finished batch with the same key
- * returns its stored result; a key reused for a different request body is a
- * mismatch; a key whose batch is still running is reported in progress, unless
- * its lock is older than IDEMPOTENCY_LOCK_SECONDS (the sender crashed), in which case
- * it is claimed again. Items carry natural keys, so reprocessing is safe.
+ * returns its stored result, and a key reused for a different request body is a
+ * mismatch. A key whose batch is still running is reported in progress. When
+ * that lock is older than IDEMPOTENCY_LOCK_SECONDS, the sender is taken to have
+ * crashed and the key is claimed again; items carry natural keys, so
+ * processing them again is safe.
  */
 export async function claimIdempotencyKey(clientId: string, idempotencyKey: string, requestHash: string): Promise<IdempotencyClaim> {
   const now = Math.floor(Date.now() / 1000);

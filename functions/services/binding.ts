@@ -58,7 +58,7 @@ export async function bindCertificate(creditCodeInput: string, body: Record<stri
     verifiedAt: enterprise.verifiedAt ?? now,
     certifiedName: enterprise.certifiedName ?? organizationName(leaf),
     details: replacement ?? enterprise.details,
-    detailsConfirmed: replacement ? true : firstBinding ? confirmDetails : enterprise.detailsConfirmed || confirmDetails,
+    detailsConfirmed: detailsConfirmedAfterBinding(enterprise, firstBinding, confirmDetails, replacement !== undefined),
     updatedAt: now,
     version: enterprise.version + 1,
   };
@@ -105,6 +105,17 @@ export async function bindCertificate(creditCodeInput: string, body: Record<stri
     throw conflict('CONCURRENT_UPDATE', `enterprise ${creditCode} changed while this certificate was being bound; request a new challenge and try again`);
   }
   return { enterprise: next, binding, created: true };
+}
+
+/**
+ * Decide whether the details count as confirmed after a binding: replaced
+ * details are, and earlier details are only when the holder says so. On the
+ * first binding, details typed in by anyone before are never kept confirmed.
+ */
+function detailsConfirmedAfterBinding(enterprise: Enterprise, firstBinding: boolean, confirm: boolean, replaced: boolean): boolean {
+  if (replaced) return true;
+  if (firstBinding) return confirm;
+  return enterprise.detailsConfirmed || confirm;
 }
 
 /** Report a certificate that is already bound; `enterprise` is read after the binding, so it is current. */

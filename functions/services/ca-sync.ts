@@ -241,7 +241,7 @@ async function commitGroups(groups: Accepted[][], results: ItemResult[], attempt
   }
 }
 
-/** The enterprise writes and events for binding `group` to the enterprise `stored` (or a new one). */
+/** Plan the enterprise writes and events that bind `group` to the enterprise `stored` (or to a new one). */
 function planEnterprise(stored: Enterprise | undefined, group: Accepted[]) {
   const code = group[0].binding.creditCode;
   const now = new Date().toISOString();

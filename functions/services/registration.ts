@@ -4,7 +4,7 @@ import { EVENT_TYPES } from '../lib/event-types.js';
 import { ConditionFailed, commitWithEvents } from '../db/events.js';
 import { getEnterprise, newSubject, putNewEnterprise, replaceEnterprise, type Enterprise, type EnterpriseDetails } from '../db/enterprises.js';
 
-/** Validate a credit code from a request, answering 400 with the expected check character when wrong. */
+/** Validate a credit code from a request; an invalid one raises a 400 that names the expected check character. */
 export function requireCreditCode(input: unknown, field = 'creditCode'): string {
   if (input === undefined || input === null || input === '') throw badRequest('FIELD_MISSING', `${field} is missing; send the 18-character Unified Social Credit Code`, { field });
   if (typeof input !== 'string') throw badRequest('FIELD_INVALID', `${field} must be a string, got ${typeof input}; send the code in quotes`, { field });
@@ -74,7 +74,7 @@ export function parseDetails(input: unknown, prefix = ''): EnterpriseDetails {
 
 /**
  * Register an enterprise. The record stays unverified until a certificate
- * carrying its credit code is bound; a second registration of the same code is
+ * carrying its credit code is bound. A second registration of the same code is
  * rejected with 409 and changes nothing.
  */
 export async function registerEnterprise(body: Record<string, unknown>): Promise<{ enterprise: Enterprise; completed: boolean }> {

@@ -86,7 +86,7 @@ export async function resolvePushAddresses(url: URL): Promise<string[]> {
   return addresses;
 }
 
-/** Whether plain http may be used for this URL: loopback receivers in local development only. */
+/** Check whether plain http may be used for this URL, which is true for loopback receivers in local development only. */
 function httpAllowed(url: URL): boolean {
   if (!isLocalDevelopment()) return false;
   const host = hostOf(url);
@@ -170,13 +170,13 @@ function checkedLookup(url: URL): LookupFunction {
 
 const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
 
-/** Longest part of a receiver's response body that is read and kept for error messages, in bytes. */
+/** Maximum number of bytes of a receiver's response body read and kept for error messages. */
 const MAX_RESPONSE_BYTES = 4096;
 
 /**
  * POST `body` to `url` without following redirects. The host's addresses are
- * checked when a connection opens (see checkedLookup); an IP literal host,
- * for which Node does no lookup, is checked here before connecting.
+ * checked when a connection opens (see checkedLookup). Node does no lookup
+ * for an IP literal host, so such a host is checked here before connecting.
  */
 async function post(url: URL, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
   const host = hostOf(url);

@@ -63,7 +63,7 @@ export async function wakeConsumers(consumerIds: string[], delayMs = 0): Promise
       }),
     );
     if (result.Failed?.length) {
-      throw new Error(`the dispatcher queue refused ${result.Failed.length} wake-up messages: ${result.Failed.map((f) => f.Message ?? f.Code).join('; ')}`);
+      throw new Error(`the dispatcher queue rejected ${result.Failed.length} wake-up messages: ${result.Failed.map((f) => f.Message ?? f.Code).join('; ')}`);
     }
   }
 }

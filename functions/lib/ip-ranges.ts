@@ -136,7 +136,7 @@ function describe(block: Block | undefined): SpecialRange | undefined {
   return block ? { kind: block.kind, cidr: block.cidr } : undefined;
 }
 
-/** Whether `address` is a loopback address: 127.0.0.0/8, ::1, or an IPv4-mapped 127.0.0.0/8 address. */
+/** Check whether `address` is a loopback address: 127.0.0.0/8, ::1, or an IPv4-mapped 127.0.0.0/8 address. */
 export function isLoopbackAddress(address: string): boolean {
   const range = nonPublicRange(address);
   return range !== undefined && range.kind.endsWith('loopback');

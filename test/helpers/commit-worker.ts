@@ -1,9 +1,9 @@
 /**
  * A separate process that commits changes with events to the feed, for tests
  * of processes racing for the feed head. It reads DYNAMODB_ENDPOINT,
- * TABLE_NAME, WORKER (a name) and COMMITS from the environment, waits for a
- * line on stdin so that every worker starts at once, then commits one marker
- * item per commit with 1 to 3 events, and prints one JSON line:
+ * TABLE_NAME, WORKER (a name) and COMMITS from the environment. It waits for
+ * a line on stdin, so that every worker starts at once. Then it commits one
+ * marker item per commit with 1 to 3 events, and prints one JSON line:
  * `{"worker", "commits": [{"commit", "seqs"}]}`.
  */
 import { createInterface } from 'node:readline';

@@ -31,7 +31,7 @@ export class RecordingQueue {
     return `${this.endpoint}/${ACCOUNT}/deliveries`;
   }
 
-  /** A real SQS client that sends to this queue. */
+  /** Create a real SQS client that sends to this queue. */
   client(): SQSClient {
     return new SQSClient({ endpoint: this.endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
   }
@@ -60,7 +60,7 @@ export class RecordingQueue {
     const request = JSON.parse(text) as { QueueUrl: string; Entries: { Id: string; MessageBody: string; DelaySeconds?: number }[] };
     if (request.QueueUrl !== this.queueUrl) return [400, { __type: 'com.amazonaws.sqs#QueueDoesNotExist', message: `no queue ${request.QueueUrl}` }];
     if (!request.Entries?.length || request.Entries.length > 10) return invalid(`a batch holds 1 to 10 entries, got ${request.Entries?.length}`);
-    if (new Set(request.Entries.map((entry) => entry.Id)).size !== request.Entries.length) return [400, { __type: 'com.amazonaws.sqs#BatchEntryIdsNotDistinct', message: 'ids repeat' }];
+    if (new Set(request.Entries.map((entry) => entry.Id)).size !== request.Entries.length) return [400, { __type: 'com.amazonaws.sqs#BatchEntryIdsNotDistinct', message: 'entry ids are not distinct' }];
     for (const entry of request.Entries) {
       const delay = entry.DelaySeconds ?? 0;
       if (!Number.isInteger(delay) || delay < 0 || delay > 900) return invalid(`DelaySeconds ${delay} is not an integer from 0 to 900`);
@@ -83,7 +83,7 @@ export class RecordingQueue {
   }
 }
 
-/** The event Lambda receives for a batch of queue messages, as the SQS event source mapping builds it. */
+/** Build the event Lambda receives for a batch of queue messages, as the SQS event source mapping does. */
 export function sqsEvent(messages: { messageId?: string; body: string }[]): SQSEvent {
   const now = Date.now();
   return {

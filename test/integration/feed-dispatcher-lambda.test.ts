@@ -42,7 +42,7 @@ async function storedItem(key: Record<string, string>): Promise<Record<string, A
 
 let sequenceNumber = 1000;
 
-/** A table stream record as the DynamoDB event source mapping delivers it (stream view NEW_AND_OLD_IMAGES). */
+/** Build a table stream record as the DynamoDB event source mapping delivers it (stream view NEW_AND_OLD_IMAGES). */
 function streamRecord(eventName: 'INSERT' | 'MODIFY' | 'REMOVE', item: Record<string, AttributeValue>): DynamoDBRecord {
   sequenceNumber += 1;
   // aws-lambda declares its own AttributeValue type, with the same JSON shape as the SDK's.
@@ -120,7 +120,7 @@ describe('dispatcher Lambda entry points', () => {
     await setStatus(stopped.clientId, 'dead-letter');
     queue.take();
 
-    // Cursor saves and other items share the table stream; they wake nobody.
+    // Cursor saves and other item changes also reach the table stream, and they wake no consumer.
     const others: DynamoDBStreamEvent = { Records: [streamRecord('MODIFY', await consumerItem(active.clientId)), streamRecord('REMOVE', await consumerItem(stopped.clientId))] };
     await expect(handler(others)).resolves.toBeUndefined();
     expect(queue.take()).toEqual([]);
@@ -140,7 +140,7 @@ describe('dispatcher Lambda entry points', () => {
   it('stream batch fails when the queue rejects messages', async () => {
     const [event] = await commitSyntheticEvents(1, 1);
     queue.failNext = true;
-    await expect(handler({ Records: [streamRecord('INSERT', await eventItem(event))] })).rejects.toThrow(/refused \d+ wake-up messages: queue unavailable/);
+    await expect(handler({ Records: [streamRecord('INSERT', await eventItem(event))] })).rejects.toThrow(/rejected \d+ wake-up messages: queue unavailable/);
   });
 
   it('delivery pushes the events the stream announced', async () => {

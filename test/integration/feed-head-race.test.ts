@@ -56,7 +56,7 @@ describe('feed head under racing processes', () => {
     const head = await readFeedHead();
     expect(head).toBe(expectedEvents);
 
-    // Gap-free and ordered: the feed holds exactly seq 1..head, in order.
+    // Gap-free and ordered: the feed contains exactly seq 1..head, in order.
     const page = await readEvents(0, head + 10);
     expect(page.events.map((event) => event.seq)).toEqual(Array.from({ length: head }, (_, i) => i + 1));
     expect(new Set(page.events.map((event) => event.jti)).size).toBe(head);

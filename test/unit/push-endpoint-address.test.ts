@@ -17,14 +17,14 @@ async function inProduction<T>(body: () => Promise<T> | T): Promise<T> {
 
 /** Resolve names from a fixed table, so no query leaves the machine. */
 function resolveFrom(table: Record<string, string[]>) {
-  const asked: string[] = [];
+  const requested: string[] = [];
   setHostResolver(async (hostname) => {
-    asked.push(hostname);
+    requested.push(hostname);
     const addresses = table[hostname];
     if (!addresses) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
     return addresses;
   });
-  return asked;
+  return requested;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<ApiError> {
@@ -90,9 +90,9 @@ describe('address classification', () => {
 
 describe('push endpoint resolution', () => {
   it('rejects a name with a private address', async () => {
-    const asked = resolveFrom({ 'push.platform.test': ['10.0.0.5'] });
+    const requested = resolveFrom({ 'push.platform.test': ['10.0.0.5'] });
     const error = await rejection(checkPushEndpoint('https://push.platform.test/events'));
-    expect(asked).toEqual(['push.platform.test']);
+    expect(requested).toEqual(['push.platform.test']);
     expect(error.status).toBe(400);
     expect(error.code).toBe('ENDPOINT_NOT_PUBLIC');
     expect(error.message).toContain('https://push.platform.test/events');
@@ -112,12 +112,12 @@ describe('push endpoint resolution', () => {
   });
 
   it('rejects IP literal hosts without resolving', async () => {
-    const asked = resolveFrom({});
+    const requested = resolveFrom({});
     for (const endpoint of ['https://192.168.0.10/events', 'https://[fd00::1]/events', 'https://[::ffff:10.0.0.1]/events', 'https://0x0a000001/events']) {
       const error = await rejection(checkPushEndpoint(endpoint));
       expect(error.code, endpoint).toBe('ENDPOINT_NOT_PUBLIC');
     }
-    expect(asked).toEqual([]);
+    expect(requested).toEqual([]);
   });
 
   it('reports a host that does not resolve', async () => {
@@ -174,11 +174,11 @@ describe('push delivery addresses', () => {
   });
 
   it('connects to the address the resolver returns', async () => {
-    const asked = resolveFrom({ localhost: ['127.0.0.1'] });
+    const requested = resolveFrom({ localhost: ['127.0.0.1'] });
     bodies.length = 0;
     const result = await pushSet(`http://localhost:${port}/events`, 'token-1', 2000);
     expect(result).toEqual({ outcome: 'accepted' });
-    expect(asked).toContain('localhost');
+    expect(requested).toContain('localhost');
     expect(bodies).toEqual(['token-1']);
   });
 

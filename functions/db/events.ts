@@ -189,14 +189,16 @@ async function writeTransaction(all: TransactWriteItem[], ownItems: number): Pro
     const ownFailure = reasons.findIndex((reason, i) => i < ownItems && reason.Code === 'ConditionalCheckFailed');
     if (ownFailure >= 0) throw new ConditionFailed(ownFailure);
     // Past the caller's items come the head update, then the event puts.
-    const occupied = reasons.findIndex((reason, i) => i > ownItems && reason.Code === 'ConditionalCheckFailed');
-    if (occupied >= 0) {
-      throw new Error(`feed item ${all[occupied].Put?.Item?.sk?.S ?? occupied} already exists beyond the feed head; the feed needs repair before events can be committed`);
+    if (all.length > ownItems) {
+      // A stale head fails the head condition and usually the event puts too, because another
+      // process already wrote those sequence numbers; both mean "read the head and try again".
+      const headMoved = reasons[ownItems]?.Code === 'ConditionalCheckFailed' || reasons.some((reason) => reason.Code === 'TransactionConflict');
+      if (headMoved) throw new HeadMoved();
+      const occupied = reasons.findIndex((reason, i) => i > ownItems && reason.Code === 'ConditionalCheckFailed');
+      if (occupied >= 0) {
+        throw new Error(`feed item ${all[occupied].Put?.Item?.sk?.S ?? occupied} already exists beyond the feed head; the feed needs repair before events can be committed`);
+      }
     }
-    const retryable = reasons.some(
-      (reason, i) => reason.Code === 'TransactionConflict' || (i === ownItems && reason.Code === 'ConditionalCheckFailed'),
-    );
-    if (retryable && all.length > ownItems) throw new HeadMoved();
     throw error;
   }
 }

@@ -1,4 +1,4 @@
-import type { DynamoDBStreamEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { DynamoDBStreamEvent, ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { readFeedHead } from '../db/events.js';
 import { ensureConsumer, listConsumers } from '../db/push-subscriptions.js';
 import { INTERNAL_CONSUMERS, handlerFor } from '../feed/consumers.js';
@@ -7,9 +7,10 @@ import { wakeConsumers, type WakeMessage } from '../feed/wake.js';
 import { log } from '../lib/log.js';
 
 /**
- * Lambda entry points of the push dispatcher on AWS:
+ * Lambda entry points of the push dispatcher on AWS, all in one function
+ * whose `handler` passes each event to the entry point for its source:
  *
- *   table stream (NEW_IMAGE) -> streamHandler -> SQS queue (FEED_QUEUE_URL) -> deliveryHandler
+ *   table stream (NEW_IMAGE) -> streamHandler -> SQS queue (DELIVERY_QUEUE_URL) -> deliveryHandler
  *   schedule (every minute)  -> sweepHandler  -> SQS queue
  *
  * Queue messages are JSON `{"consumer": "<platform client id or internal:name>"}`
@@ -105,4 +106,25 @@ export async function sweepHandler(): Promise<void> {
     .map((consumer) => consumer.id);
   await wakeConsumers(due);
   log.info('feed sweep', { head, woken: due.length });
+}
+
+/** Any event the dispatcher function is invoked with. */
+export type DispatcherEvent = DynamoDBStreamEvent | SQSEvent | ScheduledEvent;
+
+/**
+ * Lambda entry point of the dispatcher function: passes table stream batches
+ * to streamHandler, queue batches to deliveryHandler and scheduled events to
+ * sweepHandler. Throws on any other event, so a wrong trigger shows up as a
+ * function error instead of being ignored.
+ */
+export async function handler(event: DispatcherEvent): Promise<SQSBatchResponse | void> {
+  if ('Records' in event && Array.isArray(event.Records)) {
+    const sources = new Set(event.Records.map((record) => record.eventSource));
+    if (sources.size === 0) return;
+    if (sources.size === 1 && sources.has('aws:dynamodb')) return streamHandler(event as DynamoDBStreamEvent);
+    if (sources.size === 1 && sources.has('aws:sqs')) return deliveryHandler(event as SQSEvent);
+    throw new Error(`the dispatcher cannot handle records from ${[...sources].join(', ')}; it handles aws:dynamodb and aws:sqs records`);
+  }
+  if ('detail-type' in event && event['detail-type'] === 'Scheduled Event') return sweepHandler();
+  throw new Error('the dispatcher received an event that is neither a table stream batch, a queue batch nor a scheduled event');
 }

@@ -1,7 +1,7 @@
 import { readEvents, readFeedHead } from '../db/events.js';
 import { deleteConsumer, getConsumer, listConsumers, putConsumer, type FeedConsumer } from '../db/push-subscriptions.js';
 import { queryAudit } from '../feed/audit.js';
-import { parsePushEndpoint } from '../feed/push-endpoint.js';
+import { checkPushEndpoint, parsePushEndpoint } from '../feed/push-endpoint.js';
 import { signEvent } from '../feed/security-event-token.js';
 import { enterpriseSnapshot, snapshotByCertificate } from '../feed/snapshot.js';
 import { visibleTo } from '../feed/visibility.js';
@@ -111,6 +111,7 @@ const routes: Route[] = [
       const caller = await platform(event);
       const body = jsonBody(event);
       const endpoint = parsePushEndpoint(body.endpoint);
+      await checkPushEndpoint(endpoint);
       const head = await readFeedHead();
       const existing = await getConsumer(caller.clientId);
       const cursor = body.cursor === undefined ? (existing?.cursor ?? head) : requireCursor(body.cursor, head);

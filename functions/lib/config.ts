@@ -99,3 +99,13 @@ export function webauthnConfig(): WebAuthnConfig {
     ceremonyTimeoutMs: 120_000,
   };
 }
+
+/**
+ * Check whether the handlers run on a developer's or test machine (the local
+ * host) rather than on AWS Lambda, which sets AWS_LAMBDA_FUNCTION_NAME in
+ * every function. Only local development lets the service send requests to loopback
+ * addresses, where receivers under test listen.
+ */
+export function isLocalDevelopment(): boolean {
+  return !process.env.AWS_LAMBDA_FUNCTION_NAME;
+}

@@ -119,11 +119,14 @@ export const FUNCTIONS: FunctionEntry[] = [
     triggers: [{ kind: 'http', routes: [{ method: 'ANY', path: '/api/feed/{proxy+}' }] }],
     readsProviderKeys: true,
     table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
+    // Registering or replaying a push endpoint wakes the dispatcher at once instead of at the next sweep.
+    sendsTo: ['deliveries'],
   },
   {
     name: 'dispatcher',
     entry: 'functions/handlers/dispatcher.ts',
-    triggers: [{ kind: 'tableStream' }, { kind: 'queue', queue: 'deliveries' }],
+    // One function; its `handler` passes each event to the entry point for the event's source.
+    triggers: [{ kind: 'tableStream' }, { kind: 'queue', queue: 'deliveries' }, { kind: 'schedule', schedule: 'feedSweep' }],
     readsProviderKeys: true,
     table: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
     sendsTo: ['deliveries'],

@@ -14,7 +14,7 @@ export interface RouteThrottle {
 export type ThrottleName = 'registration' | 'challenge' | 'login';
 
 /** Scheduled jobs; values are EventBridge schedule expressions. */
-export type ScheduleName = 'crlRefresh' | 'expiry';
+export type ScheduleName = 'crlRefresh' | 'expiry' | 'feedSweep';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -69,7 +69,7 @@ const COMMON = {
     login: { ratePerSecond: 100, burst: 200 },
   },
   waf: { windowSeconds: 300, registration: 100, challenge: 300, login: 300 },
-  schedules: { crlRefresh: 'rate(1 hour)', expiry: 'cron(0 1 * * ? *)' },
+  schedules: { crlRefresh: 'rate(1 hour)', expiry: 'cron(0 1 * * ? *)', feedSweep: 'rate(1 minute)' },
   trustRefreshSeconds: 5,
   challengeTtlSeconds: 300,
 } satisfies Partial<StageSettings>;

@@ -367,7 +367,7 @@ describe('service stack with every entry', () => {
 
   it('jobs run on the stage schedules', () => {
     const rules = Object.values(template.findResources('AWS::Events::Rule')) as Resource[];
-    expect(rules.map((rule) => rule.Properties.ScheduleExpression).sort()).toEqual([stage.schedules.crlRefresh, stage.schedules.expiry].sort());
+    expect(rules.map((rule) => rule.Properties.ScheduleExpression).sort()).toEqual([stage.schedules.crlRefresh, stage.schedules.expiry, stage.schedules.feedSweep].sort());
     for (const rule of rules) {
       expect(render(rule.Properties.Targets[0].DeadLetterConfig.Arn)).toMatch(/^JobFailures\w+\.Arn$/);
     }

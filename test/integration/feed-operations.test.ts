@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitWithEvents } from '../../functions/db/events.js';
 import { getConsumer } from '../../functions/db/push-subscriptions.js';
+import { setHostResolver } from '../../functions/feed/push-endpoint.js';
 import { EVENT_TYPES } from '../../functions/lib/event-types.js';
 import { randomCreditCode } from '../helpers/codes.js';
 import { commitSyntheticEvents, eventually, getJson, platformToken, sendJson, TestReceiver } from '../helpers/feed.js';
@@ -32,16 +33,51 @@ describe('push endpoint registration', () => {
     expect(response.body.message).toContain(message);
   });
 
+  it('rejects localhost in production', async () => {
+    const platform = await platformToken(service.url);
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'trading-identity-test-feed';
+    try {
+      const https = await sendJson('PUT', `${service.url}/api/feed/push`, platform.token, { endpoint: 'https://localhost/events' });
+      expect(https.status).toBe(400);
+      expect(https.body.error).toBe('ENDPOINT_NOT_PUBLIC');
+      expect(https.body.message).toMatch(/^endpoint https:\/\/localhost\/events resolves to (127\.0\.0\.1|::1) \(loopback/);
+      expect(['127.0.0.1', '::1']).toContain(https.body.details.address);
+      const http = await sendJson('PUT', `${service.url}/api/feed/push`, platform.token, { endpoint: `http://localhost:${service.port}/events` });
+      expect(http.status).toBe(400);
+      expect(http.body.message).toContain('uses http; use https');
+    } finally {
+      delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+    }
+    expect((await getJson(`${service.url}/api/feed/push`, platform.token)).status).toBe(404);
+  });
+
+  it('rejects a host with a private address', async () => {
+    const platform = await platformToken(service.url);
+    setHostResolver(async (hostname) => (hostname === 'push.platform.test' ? ['172.20.0.3'] : []));
+    try {
+      const response = await sendJson('PUT', `${service.url}/api/feed/push`, platform.token, { endpoint: 'https://push.platform.test/events' });
+      expect(response.status).toBe(400);
+      expect(response.body.error).toBe('ENDPOINT_NOT_PUBLIC');
+      expect(response.body.message).toContain('https://push.platform.test/events resolves to 172.20.0.3 (private, 172.16.0.0/12)');
+      const unknown = await sendJson('PUT', `${service.url}/api/feed/push`, platform.token, { endpoint: 'https://other.platform.test/events' });
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.error).toBe('ENDPOINT_NOT_RESOLVED');
+    } finally {
+      setHostResolver(undefined);
+    }
+    expect((await getJson(`${service.url}/api/feed/push`, platform.token)).status).toBe(404);
+  });
+
   it('rejects a cursor beyond the head', async () => {
     const platform = await platformToken(service.url);
-    const response = await sendJson('PUT', `${service.url}/api/feed/push`, platform.token, { endpoint: 'https://platform.example/events', cursor: 10 ** 9 });
+    const response = await sendJson('PUT', `${service.url}/api/feed/push`, platform.token, { endpoint: 'http://localhost:9/events', cursor: 10 ** 9 });
     expect(response.status).toBe(400);
     expect(response.body.message).toContain('beyond the feed head');
   });
 
   it('accepts the same registration twice', async () => {
     const platform = await platformToken(service.url);
-    const body = { endpoint: 'https://platform.example/events', cursor: 'head' };
+    const body = { endpoint: 'http://localhost:9/events', cursor: 'head' };
     const [first, second] = await Promise.all([1, 2].map(() => sendJson('PUT', `${service.url}/api/feed/push`, platform.token, body)));
     expect([200, 201]).toContain(first.status);
     expect([200, 201]).toContain(second.status);

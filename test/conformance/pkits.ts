@@ -6,8 +6,9 @@ import { verifyCertificate } from '../../functions/cli/verify.js';
 import { StaticRevocationSource, parseCrl } from '../../functions/pki/revocation.js';
 import { ALGORITHM_OID } from '../../functions/pki/signature.js';
 import { DEFAULT_SIGNATURE_ALGORITHMS, TrustStore, defaultProfile } from '../../functions/pki/trust-store.js';
+import { testDataPath } from '../helpers/testdata.js';
 
-export const PKITS_DIR = '/work/shared/testdata/pkits';
+export const PKITS_DIR = testDataPath('pkits');
 /** PKITS certificates are valid from 2010 to 2030; any time inside works. */
 export const PKITS_VALIDATION_TIME = new Date('2011-04-15T00:00:00Z');
 

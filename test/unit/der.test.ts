@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MalformedInput, parseCertificate } from '../../functions/pki/der.js';
 import { parseCrl } from '../../functions/pki/revocation.js';
+import { testDataPath } from '../helpers/testdata.js';
 
-const certificate = new Uint8Array(readFileSync('/work/shared/testdata/pkits/certs/GoodCACert.crt'));
-const crl = new Uint8Array(readFileSync('/work/shared/testdata/pkits/crls/GoodCACRL.crl'));
+const certificate = new Uint8Array(readFileSync(testDataPath('pkits', 'certs', 'GoodCACert.crt')));
+const crl = new Uint8Array(readFileSync(testDataPath('pkits', 'crls', 'GoodCACRL.crl')));
 
 describe('strict DER parsing', () => {
   it('parses a certificate', () => {

@@ -5,8 +5,9 @@ import * as pkijs from 'pkijs';
 import { describe, expect, it } from 'vitest';
 import { parseCertificate } from '../../functions/pki/der.js';
 import { ALGORITHM_OID, cryptoEngine, verifySignature } from '../../functions/pki/signature.js';
+import { testDataPath } from '../helpers/testdata.js';
 
-const SM2_DATA = '/work/shared/testdata/sm2';
+const SM2_DATA = testDataPath('sm2');
 const vector = JSON.parse(readFileSync(join(SM2_DATA, 'sm2_sign_vector_gmt0003.json'), 'utf8'));
 
 function sm2Spki(pointHex: string): pkijs.PublicKeyInfo {

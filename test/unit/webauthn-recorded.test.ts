@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAuthenticatorData } from '@simplewebauthn/server/helpers';
 import { describe, expect, it } from 'vitest';
 import { PasskeyRejected, type PasskeyRejectionCode } from '../../functions/webauthn/reasons.js';
+import { testDataPath } from '../helpers/testdata.js';
 import {
   parseAuthenticationResponse,
   parseRegistrationResponse,
@@ -31,7 +32,7 @@ interface RecordedCase {
   };
 }
 
-const dataDir = fileURLToPath(new URL('../../../shared/testdata/webauthn/', import.meta.url));
+const dataDir = testDataPath('webauthn') + '/';
 const load = (name: string) => JSON.parse(readFileSync(`${dataDir}${name}`, 'utf8')) as RecordedCase[];
 
 /**

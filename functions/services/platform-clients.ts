@@ -4,7 +4,7 @@ import { commitWithEvents, ConditionFailed, readFeedHead } from '../db/events.js
 import { getPlatformRecord, listPlatformRecords, putPlatformRecord, type PlatformRecord } from '../db/platform-clients.js';
 import { getConsumer, listConsumers, putConsumer, type FeedConsumer } from '../db/push-subscriptions.js';
 import { parsePushEndpoint } from '../feed/push-endpoint.js';
-import { badRequest, conflict, notFound } from '../lib/errors.js';
+import { ApiError, badRequest, conflict, notFound } from '../lib/errors.js';
 import { EVENT_TYPES, OPERATORS_ONLY } from '../lib/event-types.js';
 import { log } from '../lib/log.js';
 import { findPlatformClient, savePlatformClient, type PlatformClient } from './clients.js';
@@ -54,6 +54,16 @@ function webUri(value: unknown, field: string): string {
   return url.href;
 }
 
+/** Check the push endpoint with the feed's rules, naming this API's field in the error. */
+function pushEndpointField(value: unknown): string {
+  try {
+    return parsePushEndpoint(value);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    throw new ApiError(error.status, error.code, `push_endpoint: ${error.message}`, { ...error.details, field: 'push_endpoint' });
+  }
+}
+
 /** Validate a platform registration from the admin API (OAuth dynamic registration field names, RFC 7591). */
 export function parsePlatformInput(body: Fields): PlatformInput {
   const clientId = body.client_id;
@@ -80,7 +90,7 @@ export function parsePlatformInput(body: Fields): PlatformInput {
   const backchannel = body.backchannel_logout_uri;
   const backchannelLogoutUri = backchannel === undefined || backchannel === '' ? undefined : webUri(backchannel, 'backchannel_logout_uri');
   const push = body.push_endpoint;
-  const pushEndpoint = push === undefined || push === '' ? undefined : parsePushEndpoint(push);
+  const pushEndpoint = push === undefined || push === '' ? undefined : pushEndpointField(push);
   const feed = body.uses_feed ?? false;
   if (typeof feed !== 'boolean') throw invalid('uses_feed', 'must be true or false');
   // A platform that receives pushed events also manages its endpoint through the feed API.

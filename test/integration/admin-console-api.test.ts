@@ -314,7 +314,7 @@ describe('platform secret rotation', () => {
     expect(logged.some((line) => line.includes('platform client secret rotated'))).toBe(true);
     expect(logged.filter((line) => line.includes(rotated.body.client_secret))).toEqual([]);
 
-    // Of two rotations from the same version, one wins and the other is told to reload.
+    // Of two rotations from the same version, one succeeds and the other gets 409.
     expect(concurrent.map((r) => r.status).sort()).toEqual([200, 409]);
     const winner = concurrent.find((r) => r.status === 200)!;
     expect(logged.filter((line) => line.includes(winner.body.client_secret))).toEqual([]);

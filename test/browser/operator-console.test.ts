@@ -198,8 +198,12 @@ describe('operator console in Chromium', () => {
     await expectAccessible(page);
     await screenshot(page, 'admin-enterprise');
 
-    await page.getByRole('button', { name: '审计日志' }).click();
+    // Switch sections by keyboard: focus stays on the chosen tab after the page redraws.
+    await page.getByRole('button', { name: '审计日志' }).focus();
+    await page.keyboard.press('Enter');
     await page.getByRole('form', { name: '审计日志查询' }).waitFor();
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-current'))).toBe('page');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('审计日志');
     await page.getByLabel('统一社会信用代码', { exact: true }).fill(creditCode);
     await page.getByRole('button', { name: '查询', exact: true }).click();
     // The section opens on the whole feed; the query narrows it to this enterprise's one event.

@@ -64,7 +64,8 @@ const RENDERERS: Record<SectionId, (session: Session, target: HTMLElement) => Pr
   audit: auditSection,
 };
 
-async function render(): Promise<void> {
+/** Render the console; `focusTab` keeps keyboard focus on the chosen tab, which the re-render replaces. */
+async function render(options: { focusTab?: boolean } = {}): Promise<void> {
   document.title = tr({ zh: '管理控制台', en: 'Admin console' });
   const session = currentSession(CLIENT_ID);
   const header = h('header', { class: 'bar' },
@@ -102,11 +103,16 @@ async function render(): Promise<void> {
         type: 'button',
         class: 'secondary',
         'aria-current': section.id === current ? 'page' : undefined,
-        onClick: () => { current = section.id; history.replaceState(null, '', `#${section.id}`); void render(); },
+        onClick: () => {
+          current = section.id;
+          history.replaceState(null, '', `#${section.id}`);
+          void render({ focusTab: true });
+        },
       }, tr(section.title))),
     ),
     h('section', { 'aria-labelledby': 'section-title' }, h('h2', { id: 'section-title' }, tr(SECTIONS.find((section) => section.id === current)!.title)), content),
   ));
+  if (options.focusTab) app.querySelector<HTMLElement>('nav.tabs [aria-current=page]')?.focus();
   await RENDERERS[current](session, content);
 }
 

@@ -17,6 +17,7 @@ let operatorToken: string;
 let operatorSub: string;
 let enterpriseToken: string;
 let enterpriseCode: string;
+let holder: Awaited<ReturnType<typeof enterpriseHolder>>;
 const receiver = new TestReceiver();
 
 const NAME = '华南建设集团有限公司';
@@ -43,7 +44,7 @@ async function enterpriseLogin(): Promise<string> {
   const platform: PlatformSettings = { issuer: service.url, clientId: 'admin-api-platform', clientSecret: 'admin-api-platform-secret-for-tests', redirectUri: 'http://localhost:9/callback' };
   await savePlatformClient({ client_id: platform.clientId, client_secret: platform.clientSecret, client_name: '测试平台', redirect_uris: [platform.redirectUri] });
   await register(service.url, { creditCode: enterpriseCode, name: NAME, legalRepresentative: '陈一', contact: { name: '林二', phone: '13800138000' } });
-  const holder = await enterpriseHolder(ca, 'admin-api', enterpriseCode, { name: NAME });
+  holder = await enterpriseHolder(ca, 'admin-api', enterpriseCode, { name: NAME });
   const bound = await bind(service.url, enterpriseCode, holder, { confirmDetails: true });
   expect(bound.status).toBe(201);
   const login = await certificateLogin(await discoverPlatform(platform), platform, holder);
@@ -228,6 +229,16 @@ describe('platform client registration', () => {
     expect(types).not.toContain(EVENT_TYPES.platformClientChanged);
   });
 
+  it('lets enterprises log in to a new platform', async () => {
+    const redirectUri = 'http://localhost:9/login-callback';
+    const response = await send('/clients', { ...valid, client_id: 'login-platform', redirect_uris: [redirectUri] });
+    expect(response.status).toBe(201);
+    const settings: PlatformSettings = { issuer: service.url, clientId: 'login-platform', clientSecret: response.body.client_secret, redirectUri };
+    const login = await certificateLogin(await discoverPlatform(settings), settings, holder);
+    expect(login.claims.credit_code).toBe(enterpriseCode);
+    expect(login.tokens.scope?.split(' ').sort()).toEqual(['enterprise', 'openid']);
+  });
+
   it('keeps a login platform out of the feed', async () => {
     const response = await send('/clients', { ...valid, client_id: 'login-only' });
     expect(response.status).toBe(201);
@@ -242,6 +253,9 @@ describe('platform client registration', () => {
     expect(response.body.delivery.endpoint).toBe(receiver.url);
     expect(response.body.delivery.status).toBe('active');
     expect(response.body.delivery.behind).toBe(0);
+    // The provider accepts the registration, back-channel logout URI included.
+    const tokens = await clientCredentials('push-platform', response.body.client_secret, 'feed:read');
+    expect(tokens.scope).toBe('feed:read');
 
     // A change after registration reaches the endpoint; the registration event does not.
     await register(service.url, { creditCode: randomCreditCode(), name: '推送测试有限公司', legalRepresentative: '甲', contact: { name: '乙', phone: '13700137000' } });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { GetItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, QueryCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from './client.js';
 
@@ -41,7 +41,11 @@ export async function getEnterprise(creditCode: string): Promise<Enterprise | un
     new GetItemCommand({ TableName: tableName(), Key: marshall(enterpriseKey(creditCode)), ConsistentRead: true }),
   );
   if (!result.Item) return undefined;
-  const { pk, sk, kind, ...rest } = unmarshall(result.Item);
+  return fromItem(result.Item);
+}
+
+function fromItem(item: Record<string, any>): Enterprise {
+  const { pk, sk, kind, gsi1pk, gsi1sk, ...rest } = unmarshall(item);
   return rest as Enterprise;
 }
 
@@ -62,6 +66,44 @@ export async function getEnterpriseForClaims(creditCode: string): Promise<Enterp
   return enterprise;
 }
 
+/** Fold a name for prefix search: NFKC (full-width forms to ASCII), trimmed, lower case. */
+export function searchableName(name: string): string {
+  return name.normalize('NFKC').trim().toLowerCase();
+}
+
+/**
+ * Index attributes that let operators find an enterprise by a prefix of its
+ * name (the trusted name, else the declared one). The partition is the first
+ * character, so one popular prefix does not hold every enterprise.
+ */
+function nameIndex(enterprise: Enterprise): { gsi1pk?: string; gsi1sk?: string } {
+  const name = searchableName(trustedName(enterprise) ?? enterprise.details?.name ?? '');
+  if (!name) return { gsi1pk: undefined, gsi1sk: undefined };
+  return { gsi1pk: `ENTNAME#${Array.from(name)[0]}`, gsi1sk: `${name}#${enterprise.creditCode}` };
+}
+
+/**
+ * Find up to `limit` enterprises whose name starts with `prefix`, in name
+ * order. The index is eventually consistent, so a change made a moment ago
+ * may not show yet.
+ * NOTE: only records written since the name index was added carry it; older
+ * records are found by credit code until their next change.
+ */
+export async function findEnterprisesByName(prefix: string, limit: number): Promise<Enterprise[]> {
+  const folded = searchableName(prefix);
+  if (!folded) return [];
+  const result = await dynamo().send(
+    new QueryCommand({
+      TableName: tableName(),
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+      ExpressionAttributeValues: marshall({ ':pk': `ENTNAME#${Array.from(folded)[0]}`, ':prefix': folded }),
+      Limit: limit,
+    }),
+  );
+  return (result.Items ?? []).map(fromItem);
+}
+
 export async function getCreditCodeBySubject(sub: string): Promise<string | undefined> {
   const result = await dynamo().send(
     new GetItemCommand({ TableName: tableName(), Key: marshall(subjectKey(sub)), ConsistentRead: true }),
@@ -75,7 +117,7 @@ export function putNewEnterprise(enterprise: Enterprise): TransactWriteItem[] {
     {
       Put: {
         TableName: tableName(),
-        Item: marshall({ ...enterpriseKey(enterprise.creditCode), kind: 'enterprise', ...enterprise }, { removeUndefinedValues: true }),
+        Item: marshall({ ...enterpriseKey(enterprise.creditCode), kind: 'enterprise', ...enterprise, ...nameIndex(enterprise) }, { removeUndefinedValues: true }),
         ConditionExpression: 'attribute_not_exists(pk)',
       },
     },
@@ -97,7 +139,7 @@ export function replaceEnterprise(next: Enterprise, expectedVersion: number): Tr
   return {
     Put: {
       TableName: tableName(),
-      Item: marshall({ ...enterpriseKey(next.creditCode), kind: 'enterprise', ...next }, { removeUndefinedValues: true }),
+      Item: marshall({ ...enterpriseKey(next.creditCode), kind: 'enterprise', ...next, ...nameIndex(next) }, { removeUndefinedValues: true }),
       ConditionExpression: '#version = :expected',
       ExpressionAttributeNames: { '#version': 'version' },
       ExpressionAttributeValues: marshall({ ':expected': expectedVersion }),

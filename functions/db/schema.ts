@@ -3,7 +3,7 @@
  * DynamoDB Local) and the CDK stack (which creates it in AWS).
  *
  * Item kinds, by partition key prefix:
- *   ENT#<creditCode> / ENT         enterprise record (version = per-enterprise event order)
+ *   ENT#<creditCode> / ENT         enterprise record (version = per-enterprise event order; gsi1: ENTNAME#<first character> for name search)
  *   SUB#<sub> / SUB                maps the OIDC subject to the credit code
  *   CERT#<sha256> / CERT           certificate binding (gsi1: ENTCERT#<code>, gsi2: SERIAL#<issuerNameHash>#<serial>)
  *   CHAL#<nonce> / CHAL            single-use challenge (ttl)
@@ -16,6 +16,7 @@
  *   LOGIN#<grantId> / LOGIN        login context (ttl; gsi2: LOGINWAC#<credentialId> for passkey logins)
  *   WAC#<credentialId> / WAC       WebAuthn credential (gsi1: OWNERWAC#ENT#<code> or OWNERWAC#OP#<sub>)
  *   OP#<sub> / OP                  operator account (subject prefix op_)
+ *   PLATFORM#<clientId> / PLATFORM platform client registered through the admin API, without its secret (gsi1: PLATFORMS)
  *   ENROLL#<sha256> / ENROLL       one-time operator enrollment link (ttl)
  *   STATS#LOGIN#<day> / STATS      daily login counters per client and method
  */

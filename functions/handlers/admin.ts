@@ -1,12 +1,14 @@
 import { getCaProfile, listCaProfiles } from '../db/ca-profiles.js';
-import { authenticate, type Caller } from '../lib/auth.js';
+import { actorOf, authenticate, type Caller } from '../lib/auth.js';
 import { ApiError, badRequest, forbidden, notFound } from '../lib/errors.js';
 import { json, jsonBody, router, type HttpEvent, type Route } from '../lib/http.js';
 import { TrustStore, type CaProfile } from '../pki/trust-store.js';
 import { CA_STATUSES, parseCaProfileInput } from '../services/ca-profile-input.js';
 import { changeCaStatus, pushCrl, saveCaProfile } from '../services/ca-profiles.js';
 import { readOidcPayload } from '../db/oidc-items.js';
+import { enterpriseSearchRoutes } from './enterprise-search-routes.js';
 import { loginStatsRoutes } from './login-stats-routes.js';
+import { platformClientRoutes } from './platform-client-routes.js';
 import type { CaStatus } from '../pki/trust-store.js';
 
 /** A CA profile as operators see it, with the SHA-256 of each anchor's SubjectPublicKeyInfo. */
@@ -56,7 +58,7 @@ const routes: Route[] = [
     handler: async ({ event }) => {
       const caller = await authenticate(event, 'admin');
       const profile = parseCaProfileInput(jsonBody(event));
-      const saved = await saveCaProfile(profile, undefined, caller.clientId);
+      const saved = await saveCaProfile(profile, undefined, actorOf(caller));
       return json(201, profileView(saved), { location: `/api/admin/ca-profiles/${saved.id}` });
     },
   },
@@ -79,7 +81,7 @@ const routes: Route[] = [
       const version = requireVersion(body);
       const profile = parseCaProfileInput(body, params.id);
       if (!(await getCaProfile(params.id))) throw notFound('CA_PROFILE_NOT_FOUND', `no CA profile ${params.id}; create it with POST /api/admin/ca-profiles`);
-      return json(200, profileView(await saveCaProfile(profile, version, caller.clientId)));
+      return json(200, profileView(await saveCaProfile(profile, version, actorOf(caller))));
     },
   },
   {
@@ -95,7 +97,7 @@ const routes: Route[] = [
       if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > 500)) {
         throw badRequest('FIELD_INVALID', 'reason must be a string of at most 500 characters', { field: 'reason' });
       }
-      const saved = await changeCaStatus(params.id, status, body.reason as string | undefined, requireVersion(body), caller.clientId);
+      const saved = await changeCaStatus(params.id, status, body.reason as string | undefined, requireVersion(body), actorOf(caller));
       return json(200, profileView(saved));
     },
   },
@@ -108,11 +110,14 @@ const routes: Route[] = [
       if (typeof body.crl !== 'string' || body.crl.trim() === '') {
         throw badRequest('FIELD_MISSING', 'crl is missing; send the CRL as PEM or base64 DER in "crl"', { field: 'crl' });
       }
-      const result = await pushCrl(params.id, body.crl, caller.clientId);
+      const result = await pushCrl(params.id, body.crl, actorOf(caller));
       return json(result.stored ? 201 : 200, result);
     },
   },
 ];
 
-/** Lambda entry point for operators: CA profiles (trust store) and CRL pushes, under /api/admin/. */
-export const handler = router([...routes, ...loginStatsRoutes]);
+/**
+ * Lambda entry point for operators under /api/admin/: CA profiles (trust
+ * store), CRL pushes, platform clients, enterprise search and login statistics.
+ */
+export const handler = router([...routes, ...loginStatsRoutes, ...platformClientRoutes, ...enterpriseSearchRoutes]);

@@ -53,3 +53,8 @@ export async function authenticate(event: HttpEvent, requiredScope: string): Pro
     scopes,
   };
 }
+
+/** Name of the caller for audit events: the operator's subject for operator logins, else the client id. */
+export function actorOf(caller: Caller): string {
+  return caller.kind === 'operator' && caller.accountId ? caller.accountId : caller.clientId;
+}

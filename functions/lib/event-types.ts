@@ -22,5 +22,15 @@ export const EVENT_TYPES = {
   caProfileChanged: `${OWN}ca-profile-changed`,
   /** A CA firm or operator pushed a new CRL. */
   crlPushed: `${OWN}crl-pushed`,
+  /** An operator registered a platform client or rotated its secret; read by operators only (see OPERATORS_ONLY). */
+  platformClientChanged: `${OWN}platform-client-changed`,
   login: `${OWN}login`,
 } as const;
+
+/**
+ * Audience of events that no platform may read. The feed shows an event that
+ * has an audience only to the platform client with that id, and the `internal:`
+ * prefix is kept for the service's own feed consumers, so these events appear
+ * in the operators' audit view alone.
+ */
+export const OPERATORS_ONLY = 'internal:operators';

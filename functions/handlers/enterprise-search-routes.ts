@@ -1,0 +1,74 @@
+import { listBindings, type CertificateBinding } from '../db/certificates.js';
+import { findEnterprisesByName, getEnterprise, trustedName, type Enterprise } from '../db/enterprises.js';
+import { authenticate } from '../lib/auth.js';
+import { checkCreditCode } from '../lib/credit-code.js';
+import { badRequest, notFound } from '../lib/errors.js';
+import { json, type Route } from '../lib/http.js';
+import { listEnterpriseCredentials, publicCredential } from '../services/passkeys.js';
+import { requireCreditCode } from '../services/registration.js';
+
+/** Maximum enterprises one name search returns. */
+const MAX_RESULTS = 50;
+const MAX_QUERY_LENGTH = 100;
+
+/** An enterprise as operators see it in search results. */
+function enterpriseSummary(enterprise: Enterprise) {
+  return {
+    creditCode: enterprise.creditCode,
+    name: trustedName(enterprise) ?? enterprise.details?.name ?? null,
+    nameVerified: Boolean(trustedName(enterprise)),
+    status: enterprise.status,
+    source: enterprise.source,
+    registeredAt: enterprise.registeredAt,
+    verifiedAt: enterprise.verifiedAt ?? null,
+  };
+}
+
+/** A bound certificate for operators: no PEM, which the feed and the CA firm already have. */
+function certificateSummary(binding: CertificateBinding) {
+  const { pem, issuerNameHash, anchorSpkiHash, ...rest } = binding;
+  return rest;
+}
+
+/** Read-only operator routes to find an enterprise and see its certificates and passkeys. */
+export const enterpriseSearchRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/api/admin/enterprises',
+    handler: async ({ event }) => {
+      await authenticate(event, 'admin');
+      const query = (event.queryStringParameters?.q ?? '').trim();
+      if (!query) throw badRequest('FIELD_MISSING', 'q is missing; give a credit code or the first characters of an enterprise name', { field: 'q' });
+      if (query.length > MAX_QUERY_LENGTH) throw badRequest('FIELD_INVALID', `q has ${query.length} characters; at most ${MAX_QUERY_LENGTH} are allowed`, { field: 'q' });
+      // An 18-character query in the credit code alphabet is looked up as a code; anything else is a name prefix.
+      const code = checkCreditCode(query);
+      if (!code.valid && code.reason === 'check') requireCreditCode(query, 'q');
+      if (code.valid) {
+        const enterprise = await getEnterprise(code.code);
+        return json(200, { query, by: 'creditCode', enterprises: enterprise ? [enterpriseSummary(enterprise)] : [] });
+      }
+      const found = await findEnterprisesByName(query, MAX_RESULTS);
+      return json(200, { query, by: 'name', enterprises: found.map(enterpriseSummary), truncated: found.length === MAX_RESULTS });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/admin/enterprises/{creditCode}',
+    handler: async ({ event, params }) => {
+      await authenticate(event, 'admin');
+      const code = requireCreditCode(params.creditCode);
+      const enterprise = await getEnterprise(code);
+      if (!enterprise) throw notFound('NOT_REGISTERED', `no enterprise with credit code ${code} is registered`);
+      const [bindings, credentials] = await Promise.all([listBindings(code), listEnterpriseCredentials(code)]);
+      return json(200, {
+        ...enterpriseSummary(enterprise),
+        details: enterprise.details ?? null,
+        detailsConfirmed: enterprise.detailsConfirmed,
+        certifiedName: enterprise.certifiedName ?? null,
+        version: enterprise.version,
+        certificates: bindings.map(certificateSummary),
+        passkeys: credentials.map(publicCredential),
+      });
+    },
+  },
+];

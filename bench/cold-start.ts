@@ -16,12 +16,20 @@ import { LAMBDA_BUNDLE_OPTIONS } from '../infra/bundling.js';
  * affects all of them alike. Results: a table on stdout and JSON in
  * bench/results/cold-start.json.
  *
- * Usage: npx tsx bench/cold-start.ts [samples per bundle, default 21]
+ * With --sdk-external, every function is also bundled with `@aws-sdk/*` left
+ * out, as when a function uses the SDK of the Lambda runtime, and measured in
+ * the same run. Those bundles import the SDK from this repository's
+ * node_modules (the lockfile's version), which stands in for the runtime's copy.
+ *
+ * Usage: npx tsx bench/cold-start.ts [samples per bundle, default 21] [--sdk-external]
  */
 const run = promisify(execFile);
-const samples = Number(process.argv[2] ?? 21);
+const args = process.argv.slice(2);
+const sdkExternal = args.includes('--sdk-external');
+const samplesArgument = args.find((arg) => arg !== '--sdk-external');
+const samples = Number(samplesArgument ?? 21);
 if (!Number.isInteger(samples) || samples < 3) {
-  console.error(`samples must be an integer of at least 3, got ${process.argv[2]}`);
+  console.error(`samples must be an integer of at least 3, got ${samplesArgument}; usage: npx tsx bench/cold-start.ts [samples] [--sdk-external]`);
   process.exit(2);
 }
 
@@ -31,6 +39,10 @@ const bareFile = join(outRoot, 'bare-oidc', 'index.mjs');
 await mkdir(join(outRoot, 'bare-oidc'), { recursive: true });
 await build({ ...LAMBDA_BUNDLE_OPTIONS, entryPoints: [resolve(REPO_ROOT, 'bench/fixtures/bare-oidc-handler.ts')], outfile: bareFile });
 const targets = [{ name: 'bare-oidc', file: bareFile }, ...bundles.map(({ name, file }) => ({ name, file }))];
+if (sdkExternal) {
+  const withoutSdk = await buildFunctions(join(outRoot, 'sdk-external'), { external: ['@aws-sdk/*'] });
+  targets.push(...withoutSdk.map(({ name, file }) => ({ name: `${name}, SDK external`, file })));
+}
 
 // Import in a child with an empty environment apart from PATH, so that no
 // configuration or credentials change what module initialisation does.
@@ -66,10 +78,10 @@ for (const target of targets) {
   });
 }
 
-console.log(`node ${process.version}, ${samples} samples per bundle, median cold import`);
+console.log(`node ${process.version}, ${samples} samples per bundle, median cold import${sdkExternal ? ', with SDK-external variants' : ''}`);
 console.log('| bundle | size (kB) | gzip (kB) | import median (ms) | import ratio to bare |');
 console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const row of rows) {
   console.log(`| ${row.name} | ${(row.bytes / 1024).toFixed(0)} | ${(row.gzipBytes / 1024).toFixed(0)} | ${row.importMedianMs} | ${row.importRatio} |`);
 }
-await writeFile(resolve(REPO_ROOT, 'bench/results/cold-start.json'), JSON.stringify({ node: process.version, samples, rows }, null, 2));
+await writeFile(resolve(REPO_ROOT, 'bench/results/cold-start.json'), JSON.stringify({ node: process.version, samples, sdkExternal, rows }, null, 2));

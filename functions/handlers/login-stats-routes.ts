@@ -2,7 +2,7 @@ import { readLoginStats } from '../db/login-stats.js';
 import { authenticate } from '../lib/auth.js';
 import { badRequest } from '../lib/errors.js';
 import { json, type Route } from '../lib/http.js';
-import { findPlatformClient } from '../services/clients.js';
+import { findPlatformClient } from '../services/client-lookup.js';
 import { FIRST_PARTY_CLIENT_NAMES } from '../services/first-party-clients.js';
 
 /** Maximum period the login statistics cover, in days. */

@@ -1,17 +1,8 @@
 import type { AdapterPayload } from 'oidc-provider';
 import { DynamoDbAdapter } from '../../oidc/adapter.js';
-import { readOidcPayload } from '../db/oidc-items.js';
+import type { PlatformClient } from './client-lookup.js';
 
-export interface PlatformClient {
-  client_id: string;
-  client_secret?: string;
-  client_name: string;
-  redirect_uris: string[];
-  grant_types?: string[];
-  response_types?: string[];
-  token_endpoint_auth_method?: string;
-  [key: string]: unknown;
-}
+export { findPlatformClient, type PlatformClient } from './client-lookup.js';
 
 /** Store (or replace) a platform's OIDC client registration, read by the provider through its adapter. */
 export async function savePlatformClient(client: PlatformClient): Promise<void> {
@@ -23,8 +14,4 @@ export async function savePlatformClient(client: PlatformClient): Promise<void> 
     scope: 'openid enterprise',
     ...client,
   } as AdapterPayload);
-}
-
-export async function findPlatformClient(clientId: string): Promise<PlatformClient | undefined> {
-  return (await readOidcPayload('Client', clientId)) as PlatformClient | undefined;
 }

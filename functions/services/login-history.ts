@@ -2,7 +2,7 @@ import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from '../db/client.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
-import { findPlatformClient } from './clients.js';
+import { findPlatformClient } from './client-lookup.js';
 import { FIRST_PARTY_CLIENT_NAMES } from './first-party-clients.js';
 
 export interface PlatformLogin {

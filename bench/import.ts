@@ -6,8 +6,8 @@
  *   npx tsx bench/import.ts [count]      (default 130000)
  *
  * Certificates are generated once with pkijs, WebCrypto (RSA, ECDSA) and
- * sm-crypto-v2 (SM2 with SM3 under the default signer ID) and cached in
- * bench/results/ (git-ignored); leaves of one CA share a key pair, which does
+ * sm-crypto-v2 (SM2 with SM3 under the default signer ID), and cached in
+ * bench/results/ (git-ignored). Leaves of one CA share a key pair, which does
  * not change the work the service does (every leaf signature is verified).
  */
 import { execFile } from 'node:child_process';

@@ -1,12 +1,13 @@
 /**
- * Import N generated certificates (several CAs, RSA and ECDSA mixed) through
+ * Import N generated certificates (several CAs, RSA, ECDSA and SM2 mixed) through
  * the import CLI into DynamoDB Local in memory, next to a raw BatchWriteItem of
  * the same number of items of the same size into the same DynamoDB Local.
  *
  *   npx tsx bench/import.ts [count]      (default 130000)
  *
- * Certificates are generated once with pkijs and WebCrypto and cached in
- * bench/results/ (git-ignored); leaves of one CA share a key pair, which does
+ * Certificates are generated once with pkijs, WebCrypto (RSA, ECDSA) and
+ * sm-crypto-v2 (SM2 with SM3 under the default signer ID), and cached in
+ * bench/results/ (git-ignored). Leaves of one CA share a key pair, which does
  * not change the work the service does (every leaf signature is verified).
  */
 import { execFile } from 'node:child_process';
@@ -21,25 +22,28 @@ import * as pkijs from 'pkijs';
 import { dynamo } from '../functions/db/client.js';
 import { creditCodeCheckCharacter, CREDIT_CODE_ALPHABET } from '../functions/lib/credit-code.js';
 import { certificatePem } from '../functions/pki/pem.js';
+import { ALGORITHM_OID, DEFAULT_SM2_SIGNER_ID } from '../functions/pki/signature.js';
 import { defaultProfile } from '../functions/pki/trust-store.js';
 import { saveCaProfile } from '../functions/services/ca-profiles.js';
 import { savePlatformClient } from '../functions/services/clients.js';
 import { startLocalService } from '../infra/local/service.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { exportJWK } from 'jose';
+import { sm2 } from 'sm-crypto-v2';
 
 const run = promisify(execFile);
 const count = Number(process.argv[2] ?? 130_000);
 process.env.LOG_LEVEL = 'error';
 
-type Algorithm = 'ec' | 'rsa';
+type Algorithm = 'ec' | 'rsa' | 'sm2';
 const CAS: { id: string; algorithm: Algorithm; share: number }[] = [
-  { id: 'bench-ec-1', algorithm: 'ec', share: 0.35 },
-  { id: 'bench-ec-2', algorithm: 'ec', share: 0.3 },
-  { id: 'bench-rsa', algorithm: 'rsa', share: 0.35 },
+  { id: 'bench-ec-1', algorithm: 'ec', share: 0.3 },
+  { id: 'bench-ec-2', algorithm: 'ec', share: 0.25 },
+  { id: 'bench-rsa', algorithm: 'rsa', share: 0.25 },
+  { id: 'bench-sm2', algorithm: 'sm2', share: 0.2 },
 ];
 
-const cacheDir = join('bench', 'results', `import-${count}`);
+const cacheDir = join('bench', 'results', `import-${count}-${CAS.map((ca) => ca.algorithm).join('-')}`);
 const bundlePath = join(cacheDir, 'certificates.csv');
 if (!existsSync(bundlePath)) await generate();
 const cas = JSON.parse(await readFile(join(cacheDir, 'cas.json'), 'utf8')) as { id: string; pem: string }[];
@@ -108,16 +112,15 @@ async function generate(): Promise<void> {
   const casOut: { id: string; pem: string }[] = [];
   let produced = 0;
   for (const [index, ca] of CAS.entries()) {
-    const params = ca.algorithm === 'ec' ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
-    const caKeys = (await crypto.subtle.generateKey(params, true, ['sign', 'verify'])) as CryptoKeyPair;
-    const leafKeys = (await crypto.subtle.generateKey(params, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const caKeys = await newKeyPair(ca.algorithm);
+    const leafKeys = await newKeyPair(ca.algorithm);
     const caName = `Bench CA ${index + 1}`;
-    const caCert = await makeCertificate({ subject: caName, issuer: caName, serial: 1, publicKey: caKeys.publicKey, signingKey: caKeys.privateKey, isCa: true });
+    const caCert = await makeCertificate({ subject: caName, issuer: caName, serial: 1, publicKey: caKeys, signingKey: caKeys, isCa: true });
     casOut.push({ id: ca.id, pem: certificatePem(caCert) });
     const share = index === CAS.length - 1 ? count - produced : Math.round(count * ca.share);
     for (let i = 0; i < share; i += 1) {
       const code = creditCode(produced + i);
-      const leaf = await makeCertificate({ subject: `企业${produced + i}`, creditCode: code, issuer: caName, serial: 1000 + i, publicKey: leafKeys.publicKey, signingKey: caKeys.privateKey, isCa: false });
+      const leaf = await makeCertificate({ subject: `企业${produced + i}`, creditCode: code, issuer: caName, serial: 1000 + i, publicKey: leafKeys, signingKey: caKeys, isCa: false });
       rows.push(`"${certificatePem(leaf).trim()}",${code}`);
       if ((produced + i) % 10000 === 0) process.stderr.write(`generated ${produced + i}\n`);
     }
@@ -137,7 +140,18 @@ function creditCode(n: number): string {
   return body + creditCodeCheckCharacter(body);
 }
 
-async function makeCertificate(options: { subject: string; issuer: string; creditCode?: string; serial: number; publicKey: CryptoKey; signingKey: CryptoKey; isCa: boolean }): Promise<pkijs.Certificate> {
+type KeyPair = { kind: 'webcrypto'; keys: CryptoKeyPair } | { kind: 'sm2'; publicKeyHex: string; privateKeyHex: string };
+
+async function newKeyPair(algorithm: Algorithm): Promise<KeyPair> {
+  if (algorithm === 'sm2') {
+    const keys = sm2.generateKeyPairHex();
+    return { kind: 'sm2', publicKeyHex: keys.publicKey, privateKeyHex: keys.privateKey };
+  }
+  const params = algorithm === 'ec' ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+  return { kind: 'webcrypto', keys: (await crypto.subtle.generateKey(params, true, ['sign', 'verify'])) as CryptoKeyPair };
+}
+
+async function makeCertificate(options: { subject: string; issuer: string; creditCode?: string; serial: number; publicKey: KeyPair; signingKey: KeyPair; isCa: boolean }): Promise<pkijs.Certificate> {
   const cert = new pkijs.Certificate();
   cert.version = 2;
   cert.serialNumber = new asn1js.Integer({ value: options.serial });
@@ -153,13 +167,29 @@ async function makeCertificate(options: { subject: string; issuer: string; credi
   cert.issuer = name(options.issuer);
   cert.notBefore.value = new Date(Date.now() - 24 * 3600 * 1000);
   cert.notAfter.value = new Date(Date.now() + 365 * 24 * 3600 * 1000);
-  await cert.subjectPublicKeyInfo.importKey(options.publicKey);
+  if (options.publicKey.kind === 'sm2') {
+    cert.subjectPublicKeyInfo = new pkijs.PublicKeyInfo({
+      algorithm: new pkijs.AlgorithmIdentifier({ algorithmId: ALGORITHM_OID.ecPublicKey, algorithmParams: new asn1js.ObjectIdentifier({ value: ALGORITHM_OID.sm2Curve }) }),
+      subjectPublicKey: new asn1js.BitString({ valueHex: Buffer.from(options.publicKey.publicKeyHex, 'hex') }),
+    });
+  } else {
+    await cert.subjectPublicKeyInfo.importKey(options.publicKey.keys.publicKey);
+  }
   const basic = new pkijs.BasicConstraints({ cA: options.isCa });
   const usage = new asn1js.BitString({ valueHex: new Uint8Array([options.isCa ? 0x06 : 0xc0]).buffer, unusedBits: options.isCa ? 1 : 6 });
   cert.extensions = [
     new pkijs.Extension({ extnID: '2.5.29.19', critical: true, extnValue: basic.toSchema().toBER(false), parsedValue: basic }),
     new pkijs.Extension({ extnID: '2.5.29.15', critical: true, extnValue: usage.toBER(false) }),
   ];
-  await cert.sign(options.signingKey, 'SHA-256');
+  if (options.signingKey.kind === 'sm2') {
+    cert.signature = new pkijs.AlgorithmIdentifier({ algorithmId: ALGORITHM_OID.sm2WithSm3 });
+    cert.signatureAlgorithm = new pkijs.AlgorithmIdentifier({ algorithmId: ALGORITHM_OID.sm2WithSm3 });
+    const tbs = new Uint8Array(cert.encodeTBS().toBER(false));
+    const signature = sm2.doSignature(tbs, options.signingKey.privateKeyHex, { hash: true, der: true, userId: DEFAULT_SM2_SIGNER_ID });
+    cert.tbsView = tbs;
+    cert.signatureValue = new asn1js.BitString({ valueHex: Buffer.from(signature, 'hex') });
+  } else {
+    await cert.sign(options.signingKey.keys.privateKey, 'SHA-256');
+  }
   return cert;
 }

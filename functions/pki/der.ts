@@ -21,8 +21,8 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 
 /**
  * Decode a certificate given as PEM, base64 DER or raw DER bytes. Exactly one
- * DER value is accepted: trailing bytes, a second value or a BER-only encoding
- * that does not round-trip are rejected rather than half-parsed.
+ * DER value is accepted: trailing bytes, a second value or an encoding that
+ * BER allows but DER does not are rejected rather than half-parsed.
  */
 export function parseCertificate(input: string | Uint8Array, what = 'certificate'): pkijs.Certificate {
   const der = typeof input === 'string' ? decodeText(input, what) : input;
@@ -65,20 +65,108 @@ export function parseCertificates(input: string, what = 'certificate bundle'): p
   });
 }
 
-/** Parse exactly one DER value, rejecting trailing data and non-canonical lengths. */
+/** Parse exactly one DER value, rejecting trailing data and any encoding that is not DER. */
 export function parseSingleDer(der: Uint8Array, what: string): asn1js.AsnType {
   if (der.byteLength === 0) throw new MalformedInput(what, 'it is empty');
   const view = new Uint8Array(der);
-  const parsed = asn1js.fromBER(view);
+  const end = checkDerElement(view, 0, view.byteLength, 0, what);
+  if (end !== view.byteLength) throw new MalformedInput(what, `${view.byteLength - end} trailing byte(s) after the DER value`);
+  let parsed: ReturnType<typeof asn1js.fromBER>;
+  try {
+    parsed = asn1js.fromBER(view);
+  } catch (error) {
+    // asn1js throws plain errors for some content it cannot convert, for example a UTCTime that is not a time.
+    throw new MalformedInput(what, `invalid ASN.1 (${(error as Error).message})`);
+  }
   if (parsed.offset === -1) throw new MalformedInput(what, `invalid ASN.1 (${parsed.result.error || 'decoding failed'})`);
   if (parsed.offset !== view.byteLength) {
     throw new MalformedInput(what, `${view.byteLength - parsed.offset} trailing byte(s) after the DER value`);
   }
-  const reencoded = new Uint8Array(parsed.result.toBER(false));
-  if (reencoded.byteLength !== view.byteLength || !reencoded.every((b, i) => b === view[i])) {
-    throw new MalformedInput(what, 'not DER: the encoding is not canonical');
-  }
   return parsed.result;
+}
+
+/** Maximum nesting of constructed values. X.509 certificates and CRLs nest far less deeply. */
+const MAX_DER_DEPTH = 64;
+
+/**
+ * Universal tags that DER encodes only in primitive form (X.690 section 10.2):
+ * BOOLEAN, INTEGER, BIT STRING, OCTET STRING, NULL, OBJECT IDENTIFIER, REAL,
+ * ENUMERATED, RELATIVE-OID, the string types and the time types.
+ */
+const PRIMITIVE_ONLY_TAGS = new Set([1, 2, 3, 4, 5, 6, 9, 10, 12, 13, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 30]);
+
+/**
+ * Walk one TLV element at `offset` and everything nested in it, and return
+ * the offset just past it. Rejects what DER forbids in the structure:
+ * indefinite lengths, lengths or tag numbers in a longer form than needed,
+ * constructed strings, primitive SEQUENCE or SET, and contents that overrun
+ * their parent. This replaces decoding and re-encoding the whole value, which
+ * cost about as much as the decoding itself.
+ */
+function checkDerElement(bytes: Uint8Array, offset: number, limit: number, depth: number, what: string): number {
+  const fail = (detail: string): never => {
+    throw new MalformedInput(what, `the encoding is not canonical DER: ${detail} (element at byte ${offset})`);
+  };
+  if (depth > MAX_DER_DEPTH) fail(`values are nested more than ${MAX_DER_DEPTH} levels deep`);
+  if (offset >= limit) fail('the value is truncated');
+  const identifier = bytes[offset];
+  const constructed = (identifier & 0x20) !== 0;
+  const tagClass = identifier >> 6;
+  let tagNumber = identifier & 0x1f;
+  let position = offset + 1;
+  if (tagNumber === 0x1f) {
+    tagNumber = 0;
+    for (let count = 0; ; count += 1) {
+      if (position >= limit) fail('the tag is truncated');
+      const byte = bytes[position++];
+      if (count === 0 && byte === 0x80) fail('the tag number has a leading zero');
+      if (count >= 3) fail('the tag number is too large');
+      tagNumber = tagNumber * 128 + (byte & 0x7f);
+      if ((byte & 0x80) === 0) break;
+    }
+    if (tagNumber < 0x1f) fail(`tag number ${tagNumber} is in the long form`);
+  }
+  if (tagClass === 0) {
+    if (tagNumber === 0) fail('universal tag 0 (end-of-contents) appears');
+    if (constructed && PRIMITIVE_ONLY_TAGS.has(tagNumber)) fail(`universal tag ${tagNumber} is constructed`);
+    if (!constructed && (tagNumber === 16 || tagNumber === 17)) fail(`universal tag ${tagNumber} (SEQUENCE or SET) is primitive`);
+  }
+  if (position >= limit) fail('the length is truncated');
+  const first = bytes[position++];
+  let length = first;
+  if (first === 0x80) fail('the length is indefinite');
+  if (first > 0x80) {
+    const count = first & 0x7f;
+    if (count > 4) fail(`the length takes ${count} bytes`);
+    if (position + count > limit) fail('the length is truncated');
+    if (bytes[position] === 0) fail('the length has a leading zero byte');
+    length = 0;
+    for (let i = 0; i < count; i += 1) length = length * 256 + bytes[position++];
+    if (length < 0x80) fail(`length ${length} is in the long form`);
+  }
+  const end = position + length;
+  if (end > limit) fail(`the length ${length} runs past the end of the enclosing value`);
+  if (tagClass === 0) {
+    if (tagNumber === 1 && length !== 1) fail(`a BOOLEAN has ${length} content bytes`);
+    if (tagNumber === 5 && length !== 0) fail(`a NULL has ${length} content bytes`);
+    if (tagNumber === 3 && (length === 0 || bytes[position] > 7 || (length === 1 && bytes[position] !== 0))) fail('a BIT STRING has an invalid unused-bits count');
+    if (tagNumber === 6 || tagNumber === 13) checkObjectIdentifier(bytes, position, end, fail);
+  }
+  if (constructed) {
+    while (position < end) position = checkDerElement(bytes, position, end, depth + 1, what);
+  }
+  return end;
+}
+
+/** Check that each OBJECT IDENTIFIER subidentifier takes the fewest bytes and that the last one is complete (X.690 section 8.19.2). */
+function checkObjectIdentifier(bytes: Uint8Array, start: number, end: number, fail: (detail: string) => never): void {
+  if (start === end) fail('an OBJECT IDENTIFIER is empty');
+  let atSubidentifierStart = true;
+  for (let i = start; i < end; i += 1) {
+    if (atSubidentifierStart && bytes[i] === 0x80) fail('an OBJECT IDENTIFIER subidentifier has a leading zero');
+    atSubidentifierStart = (bytes[i] & 0x80) === 0;
+  }
+  if (!atSubidentifierStart) fail('an OBJECT IDENTIFIER ends inside a subidentifier');
 }
 
 function decodeText(text: string, what: string): Uint8Array {

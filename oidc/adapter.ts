@@ -10,20 +10,14 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { dynamo, tableName } from '../functions/db/client.js';
+import { CLIENT_CACHE_SECONDS, clientCache } from '../functions/db/oidc-client-cache.js';
 import { oidcItemKey } from '../functions/db/oidc-items.js';
+import { deleteGrantItems } from '../functions/db/oidc-grants.js';
 
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-/**
- * Seconds a Client registration read from the table is reused by this
- * instance. oidc-provider reads the client several times per login, so a short
- * cache removes most reads; a changed registration (for example a rotated
- * secret) takes effect within this bound.
- */
-export const CLIENT_CACHE_SECONDS = Number(process.env.CLIENT_CACHE_SECONDS ?? 10);
-const clientCache = new Map<string, { payload: AdapterPayload | undefined; until: number }>();
 const itemKey = oidcItemKey;
 
 /**
@@ -71,7 +65,7 @@ export class DynamoDbAdapter implements Adapter {
 
   private async findClient(id: string): Promise<AdapterPayload | undefined> {
     const cached = clientCache.get(id);
-    if (cached && cached.until > Date.now()) return cached.payload;
+    if (cached && cached.until > Date.now()) return cached.payload as AdapterPayload | undefined;
     const payload = await this.read(id);
     clientCache.set(id, { payload, until: Date.now() + CLIENT_CACHE_SECONDS * 1000 });
     return payload;
@@ -124,29 +118,9 @@ export class DynamoDbAdapter implements Adapter {
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    const keys: Record<string, unknown>[] = [];
-    let startKey: Record<string, any> | undefined;
-    do {
-      const page = await dynamo().send(
-        new QueryCommand({
-          TableName: tableName(),
-          IndexName: 'gsi2',
-          KeyConditionExpression: 'gsi2pk = :pk',
-          ExpressionAttributeValues: marshall({ ':pk': `OIDCGRANT#${grantId}` }),
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) keys.push({ pk: unmarshall(item).pk, sk: 'OIDC' });
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    for (let i = 0; i < keys.length; i += 25) {
-      let requests = keys.slice(i, i + 25).map((key) => ({ DeleteRequest: { Key: marshall(key) } }));
-      while (requests.length > 0) {
-        const result = await dynamo().send(new BatchWriteItemCommand({ RequestItems: { [tableName()]: requests } }));
-        requests = (result.UnprocessedItems?.[tableName()] ?? []) as typeof requests;
-      }
-    }
+    await deleteGrantItems(grantId);
   }
+
 
   private async findByIndex(index: string, attribute: string, value: string): Promise<AdapterPayload | undefined> {
     const result = await dynamo().send(

@@ -1,4 +1,4 @@
-import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from './client.js';
 
@@ -18,18 +18,4 @@ export async function readOidcPayload(model: string, id: string): Promise<Record
   const payload = JSON.parse(item.payload as string) as Record<string, unknown>;
   if (typeof item.consumed === 'number') payload.consumed = item.consumed;
   return payload;
-}
-
-/**
- * Write one oidc-provider item without the provider, in the adapter's item
- * format. Used for client registrations, which carry no secondary index; the
- * provider's instances pick the change up within their client cache bound.
- */
-export async function writeOidcPayload(model: string, id: string, payload: Record<string, unknown>): Promise<void> {
-  await dynamo().send(
-    new PutItemCommand({
-      TableName: tableName(),
-      Item: marshall({ ...oidcItemKey(model, id), kind: 'oidc', model, payload: JSON.stringify(payload) }),
-    }),
-  );
 }

@@ -138,3 +138,22 @@ export function revokeCredentialItem(credentialId: string, reason: string, at: s
     },
   };
 }
+
+/** The public view of a credential: no key material. */
+export function publicCredential(credential: StoredCredential) {
+  return {
+    id: credential.credentialId,
+    displayName: credential.displayName,
+    holderName: credential.holderName,
+    holderRole: credential.holderRole,
+    status: credential.status,
+    deviceType: credential.deviceType,
+    backedUp: credential.backedUp,
+    aaguid: credential.aaguid,
+    transports: credential.transports,
+    createdAt: credential.createdAt,
+    lastUsedAt: credential.lastUsedAt ?? null,
+    revokedAt: credential.revokedAt ?? null,
+    revocationReason: credential.revocationReason ?? null,
+  };
+}

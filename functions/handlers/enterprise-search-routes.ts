@@ -4,8 +4,10 @@ import { authenticate } from '../lib/auth.js';
 import { checkCreditCode } from '../lib/credit-code.js';
 import { badRequest, notFound } from '../lib/errors.js';
 import { json, type Route } from '../lib/http.js';
-import { listEnterpriseCredentials, publicCredential } from '../services/passkeys.js';
+import { listCredentials, publicCredential } from '../db/webauthn-credentials.js';
 import { requireCreditCode } from '../services/registration.js';
+
+const listCredentialsOf = (creditCode: string) => listCredentials({ kind: 'enterprise', creditCode });
 
 /** Maximum enterprises one name search returns. */
 const MAX_RESULTS = 50;
@@ -59,7 +61,7 @@ export const enterpriseSearchRoutes: Route[] = [
       const code = requireCreditCode(params.creditCode);
       const enterprise = await getEnterprise(code);
       if (!enterprise) throw notFound('NOT_REGISTERED', `no enterprise with credit code ${code} is registered`);
-      const [bindings, credentials] = await Promise.all([listBindings(code), listEnterpriseCredentials(code)]);
+      const [bindings, credentials] = await Promise.all([listBindings(code), listCredentialsOf(code)]);
       return json(200, {
         ...enterpriseSummary(enterprise),
         details: enterprise.details ?? null,
@@ -72,3 +74,4 @@ export const enterpriseSearchRoutes: Route[] = [
     },
   },
 ];
+

@@ -1,4 +1,4 @@
-import { writeOidcPayload } from '../db/oidc-items.js';
+import { writeOidcPayload } from '../db/oidc-writes.js';
 import type { PlatformClient } from './client-lookup.js';
 
 export { findPlatformClient, type PlatformClient } from './client-lookup.js';

@@ -1,4 +1,4 @@
-import { DynamoDbAdapter } from '../../oidc/adapter.js';
+import { deleteGrantItems } from '../db/oidc-grants.js';
 import { grantsOpenedByCredential } from '../db/login-context.js';
 import { log } from '../lib/log.js';
 
@@ -10,12 +10,9 @@ import { log } from '../lib/log.js';
  */
 export async function endGrants(credentialId: string): Promise<number> {
   const grantIds = await grantsOpenedByCredential(credentialId);
-  const tokens = new DynamoDbAdapter('AccessToken');
-  const grants = new DynamoDbAdapter('Grant');
   for (const grantId of grantIds) {
     try {
-      await tokens.revokeByGrantId(grantId);
-      await grants.destroy(grantId);
+      await deleteGrantItems(grantId, true);
     } catch (error) {
       log.error('ending a grant after credential revocation failed', { credentialId, grantId, error });
       throw error;

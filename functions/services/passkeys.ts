@@ -162,24 +162,7 @@ async function commitCredentialChange(
   }
 }
 
-/** The public view of a credential: no key material. */
-export function publicCredential(credential: StoredCredential) {
-  return {
-    id: credential.credentialId,
-    displayName: credential.displayName,
-    holderName: credential.holderName,
-    holderRole: credential.holderRole,
-    status: credential.status,
-    deviceType: credential.deviceType,
-    backedUp: credential.backedUp,
-    aaguid: credential.aaguid,
-    transports: credential.transports,
-    createdAt: credential.createdAt,
-    lastUsedAt: credential.lastUsedAt ?? null,
-    revokedAt: credential.revokedAt ?? null,
-    revocationReason: credential.revocationReason ?? null,
-  };
-}
+export { publicCredential } from '../db/webauthn-credentials.js';
 
 export async function listEnterpriseCredentials(creditCode: string): Promise<StoredCredential[]> {
   return listCredentials({ kind: 'enterprise', creditCode });

@@ -198,7 +198,7 @@ export async function registerPlatform(input: PlatformInput, actor: string): Pro
 /**
  * Replace a platform's client secret, guarded by the record version the
  * operator read. The old secret stops working as soon as the provider reads
- * the new registration (within CLIENT_CACHE_SECONDS of oidc/adapter.ts).
+ * the new registration (within CLIENT_CACHE_SECONDS of functions/db/oidc-client-cache.ts).
  * Returns the new secret once; it is not logged or stored anywhere else.
  */
 export async function rotatePlatformSecret(clientId: string, version: number, actor: string): Promise<{ platform: PlatformView; secret: string }> {

@@ -105,7 +105,7 @@ export const FUNCTIONS: FunctionEntry[] = [
     name: 'admin',
     entry: 'functions/handlers/admin.ts',
     triggers: [{ kind: 'http', routes: [{ method: 'ANY', path: '/api/admin/{proxy+}' }] }],
-    table: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
+    table: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
   },
   {
     name: 'ca-sync',

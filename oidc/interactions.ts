@@ -37,7 +37,11 @@ type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
  * challenge or passkey options bound to the interaction, and the certificate
  * or passkey submission that ends it.
  */
+const mounted = new WeakSet<Provider>();
+
 export function mountInteractions(provider: Provider): void {
+  if (mounted.has(provider)) return;
+  mounted.add(provider);
   provider.use(async (ctx, next) => {
     const match = ROUTE.exec(ctx.path);
     if (!match) return next();

@@ -7,7 +7,6 @@ import { firstPartyClients } from '../functions/services/first-party-clients.js'
 import { interactionPolicyWithAcr } from './acr.js';
 import { DynamoDbAdapter } from './adapter.js';
 import { ACR, ENTERPRISE_CLAIMS, OPERATOR_CLAIMS } from './claims.js';
-import { mountInteractions } from './interactions.js';
 import { GRANT_TTL_SECONDS } from './ttl.js';
 import type { ProviderKeys } from './keys.js';
 
@@ -115,7 +114,6 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
       if (!ctx.response.get('referrer-policy')) ctx.set('referrer-policy', 'no-referrer');
     }
   });
-  mountInteractions(provider);
   return provider;
 }
 

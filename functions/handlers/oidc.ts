@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { webauthnConfig } from '../lib/config.js';
 import { getProvider } from '../../oidc/instance.js';
+import { mountInteractions } from '../../oidc/interactions.js';
 import { providerLambdaHandler, type LambdaHandler } from '../../oidc/lambda.js';
 
 let ready: Promise<LambdaHandler> | undefined;
@@ -9,7 +10,11 @@ let ready: Promise<LambdaHandler> | undefined;
 async function init(): Promise<LambdaHandler> {
   // Invalid passkey settings fail the instance at start, with the rule they break.
   webauthnConfig();
-  return providerLambdaHandler(await getProvider());
+  const provider = await getProvider();
+  // The login pages are mounted here, not in createProvider, so functions that
+  // only need the provider's models (the feed dispatcher) do not bundle them.
+  mountInteractions(provider);
+  return providerLambdaHandler(provider);
 }
 
 /** Lambda entry point for the OpenID Connect provider and its login interaction. */

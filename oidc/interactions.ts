@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider';
 import { createChallenge } from '../functions/db/challenges.js';
 import { ConditionFailed, commitWithEvents } from '../functions/db/events.js';
 import { countLogin } from '../functions/db/login-stats.js';
-import { putLoginContext, type LoginContext } from '../functions/db/login-context.js';
+import { putLoginContext, rememberLoginContext, type LoginContext } from '../functions/db/login-context.js';
 import { config } from '../functions/lib/config.js';
 import { ApiError, badRequest } from '../functions/lib/errors.js';
 import { EVENT_TYPES } from '../functions/lib/event-types.js';
@@ -207,14 +207,16 @@ async function completeLogin(provider: Provider, ctx: Ctx, interaction: Interact
   const grantId = await grant.save();
   const now = new Date();
   const authenticatedAt = Math.floor(now.getTime() / 1000);
+  const loginContext: LoginContext = { grantId, ...login.context, authenticatedAt, expiresAt: authenticatedAt + GRANT_TTL_SECONDS };
   await commitWithEvents(
     [
       ...login.items,
-      putLoginContext({ grantId, ...login.context, authenticatedAt, expiresAt: authenticatedAt + GRANT_TTL_SECONDS }),
+      putLoginContext(loginContext),
       countLogin(now, clientId, login.context.method),
     ],
     [{ type: EVENT_TYPES.login, creditCode: login.context.creditCode, data: { ...login.eventData, clientId, method: login.context.method } }],
   );
+  rememberLoginContext(loginContext);
   const redirectTo = await provider.interactionResult(
     ctx.req,
     ctx.res,

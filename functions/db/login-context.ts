@@ -49,6 +49,12 @@ export function putLoginContext(context: LoginContext): TransactWriteItem {
 const cache = new Map<string, LoginContext>();
 const CACHE_ENTRIES = 10_000;
 
+/** Keep a login context this instance has just committed, so the token and userinfo requests need not read it. */
+export function rememberLoginContext(context: LoginContext): void {
+  if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+  cache.set(context.grantId, context);
+}
+
 /** Forget the cached login contexts; tests that rewrite a stored context call it. */
 export function clearLoginContextCache(): void {
   cache.clear();

@@ -94,6 +94,9 @@ const routes: Route[] = [
       if (!CA_STATUSES.includes(status)) {
         throw badRequest('FIELD_INVALID', `status ${JSON.stringify(body.status)} is not one of ${CA_STATUSES.join(', ')}`, { field: 'status' });
       }
+      if (status !== 'active' && (typeof body.reason !== 'string' || body.reason.trim() === '')) {
+        throw badRequest('FIELD_MISSING', `reason is missing; say why CA profile ${params.id} becomes ${status}, so platforms and auditors can see it`, { field: 'reason' });
+      }
       if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > 500)) {
         throw badRequest('FIELD_INVALID', 'reason must be a string of at most 500 characters', { field: 'reason' });
       }

@@ -8,7 +8,7 @@ import { commitWithEvents, type DomainEvent } from '../db/events.js';
 import { claimIdempotencyKey, completeIdempotencyKey } from '../db/idempotency.js';
 import { authenticate } from '../lib/auth.js';
 import { ApiError, badRequest, conflict, forbidden, notFound } from '../lib/errors.js';
-import { EVENT_TYPES } from '../lib/event-types.js';
+import { EVENT_TYPES, OPERATORS_ONLY } from '../lib/event-types.js';
 import { json, jsonBody, router, type HttpEvent, type Route } from '../lib/http.js';
 import { subjectNameHash } from '../pki/certificate.js';
 import { caFirmOf, importCertificates, MAX_BATCH_ITEMS, type CaFirm, type ImportItem } from '../services/ca-sync.js';
@@ -27,6 +27,7 @@ const audit = (event: DomainEvent) => commitWithEvents([], [event]).then(() => u
 async function denyForeign(firm: CaFirm, binding: CertificateBinding, action: string): Promise<never> {
   await audit({
     type: EVENT_TYPES.caSyncDenied,
+    audience: OPERATORS_ONLY,
     caId: binding.caId,
     data: { clientId: firm.clientId, caId: binding.caId, fingerprint: binding.fingerprint, serial: binding.serial, action },
   });
@@ -179,6 +180,10 @@ async function revokeItem(firm: CaFirm, raw: unknown, index: number) {
   if (typeof item.fingerprint === 'string') {
     const binding = await getBinding(item.fingerprint.toLowerCase());
     bindings = binding ? [binding] : [];
+    const serial = typeof item.serial === 'string' ? item.serial.replace(/^0x/i, '').replace(/^0+(?=.)/, '').toUpperCase() : undefined;
+    if (binding && serial !== undefined && serial !== binding.serial) {
+      return fail('SERIAL_MISMATCH', `fingerprint ${binding.fingerprint} belongs to serial ${binding.serial}, not ${item.serial}; send matching values or only one of them`);
+    }
   } else if (typeof item.serial === 'string') {
     try {
       bindings = await bindingsBySerial(firm, item.serial);

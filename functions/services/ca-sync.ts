@@ -8,7 +8,7 @@ import { ConditionFailed, commitWithEvents, type DomainEvent } from '../db/event
 import type { Caller } from '../lib/auth.js';
 import { checkCreditCode } from '../lib/credit-code.js';
 import { forbidden } from '../lib/errors.js';
-import { EVENT_TYPES } from '../lib/event-types.js';
+import { EVENT_TYPES, OPERATORS_ONLY } from '../lib/event-types.js';
 import { log } from '../lib/log.js';
 import { fingerprint, issuerNameHash, nameToString, organizationName, serialHex } from '../pki/certificate.js';
 import { locateCreditCode } from '../pki/credit-code-locator.js';
@@ -92,6 +92,7 @@ export async function importCertificates(firm: CaFirm, items: ImportItem[], audi
         const message = `certificate "${who.subject}" (serial ${who.serial}) chains to CA profile "${validated.profile.id}", which client ${firm.clientId} does not manage`;
         await auditRejection({
           type: EVENT_TYPES.caSyncDenied,
+          audience: OPERATORS_ONLY,
           caId: validated.profile.id,
           data: { clientId: firm.clientId, caId: validated.profile.id, fingerprint: fp, serial: who.serial, action: 'import' },
         });

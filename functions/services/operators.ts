@@ -14,7 +14,7 @@ import {
 import { listCredentials, putNewCredential, type StoredCredential } from '../db/webauthn-credentials.js';
 import { config, webauthnConfig } from '../lib/config.js';
 import { ApiError, badRequest } from '../lib/errors.js';
-import { EVENT_TYPES } from '../lib/event-types.js';
+import { EVENT_TYPES, OPERATORS_ONLY } from '../lib/event-types.js';
 import { log } from '../lib/log.js';
 import { parseRegistrationResponse, verifyPasskeyRegistration } from '../webauthn/verify.js';
 import { claimCeremonyChallenge, newUserHandle, parseLabels, parseUserHandle, registrationOptions } from './passkey-ceremony.js';
@@ -116,6 +116,7 @@ export async function finishOperatorEnrollment(body: Record<string, unknown>): P
       [
         {
           type: EVENT_TYPES.credentialChange,
+          audience: OPERATORS_ONLY,
           data: { operator: operator.sub, credential_type: 'fido2-roaming', change_type: 'create', friendly_name: credential.displayName, fido2_aaguid: credential.aaguid, credentialId: credential.credentialId, initiating_entity: 'user' },
         },
       ],

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { commitWithEvents, ConditionFailed, readFeedHead } from '../db/events.js';
 import { getPlatformRecord, listPlatformRecords, putPlatformRecord, type PlatformRecord } from '../db/platform-clients.js';
 import { getConsumer, listConsumers, putConsumer, type FeedConsumer } from '../db/push-subscriptions.js';
-import { parsePushEndpoint } from '../feed/push-endpoint.js';
+import { checkPushEndpoint, parsePushEndpoint } from '../feed/push-endpoint.js';
 import { ApiError, badRequest, conflict, notFound } from '../lib/errors.js';
 import { EVENT_TYPES, OPERATORS_ONLY } from '../lib/event-types.js';
 import { log } from '../lib/log.js';
@@ -161,6 +161,8 @@ export type PlatformView = ReturnType<typeof platformView>;
  * Client registration and returned only here.
  */
 export async function registerPlatform(input: PlatformInput, actor: string): Promise<{ platform: PlatformView; secret: string }> {
+  // The same address rules as PUT /api/feed/push: no private, loopback or other non-public targets.
+  if (input.pushEndpoint) await checkPushEndpointField(input.pushEndpoint);
   if (await findPlatformClient(input.clientId)) {
     throw conflict('CLIENT_EXISTS', `a client with client_id ${input.clientId} already exists; choose another client_id`);
   }
@@ -257,4 +259,13 @@ function changeEvent(record: PlatformRecord, change: 'registered' | 'secret-rota
       actor,
     },
   };
+}
+
+async function checkPushEndpointField(endpoint: string): Promise<void> {
+  try {
+    await checkPushEndpoint(endpoint);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    throw new ApiError(error.status, error.code, `push_endpoint: ${error.message}`, { ...error.details, field: 'push_endpoint' });
+  }
 }

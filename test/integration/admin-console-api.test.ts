@@ -138,6 +138,7 @@ describe('platform client registration', () => {
     ['http logout URI', { ...valid, backchannel_logout_uri: 'http://land.example/logout' }, 'FIELD_INVALID', 'backchannel_logout_uri'],
     ['ftp push endpoint', { ...valid, push_endpoint: 'ftp://land.example/events' }, 'FIELD_INVALID', 'push_endpoint'],
     ['uses_feed not boolean', { ...valid, uses_feed: 'yes' }, 'FIELD_INVALID', 'uses_feed'],
+    ['push endpoint at a private address', { ...valid, client_id: 'private-push', push_endpoint: 'https://10.0.0.5/events' }, 'ENDPOINT_NOT_PUBLIC', 'push_endpoint'],
   ])('rejects %s', async (_name, body, code, field) => {
     const response = await send('/clients', body);
     expect(response.status).toBe(400);

@@ -272,6 +272,17 @@ describe('CA sync status and revocation', () => {
     expect(status.body.status).toBe('active');
   });
 
+  it('rejects a serial that does not match the fingerprint', async () => {
+    const code = randomCreditCode();
+    const holder = await issue(caA, code);
+    const imported = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    const notice = { fingerprint: imported.body.results[0].fingerprint, serial: 'ABCDEF', reason: 'keyCompromise' };
+    const response = await firmA.request('POST', '/api/ca/revocations', { items: [notice] }, { 'idempotency-key': key() });
+    expect(response.body.results[0].error.code).toBe('SERIAL_MISMATCH');
+    const status = await firmA.request('GET', `/api/ca/certificates/${notice.fingerprint}`);
+    expect(status.body.status).toBe('active');
+  });
+
   it('rejects an unknown revocation reason', async () => {
     const response = await firmA.request('POST', '/api/ca/revocations', { items: [{ serial: '01', reason: 'bored' }] }, { 'idempotency-key': key() });
     expect(response.body.results[0].error.code).toBe('FIELD_INVALID');

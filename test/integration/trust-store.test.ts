@@ -148,6 +148,9 @@ describe('CA profiles as data', () => {
   it('rejects a status change at a stale version', async () => {
     const ca = await createRootCa(await tempDir(), 'Versioned CA', 'ec');
     await createProfile('versioned-ca', ca);
+    const withoutReason = await admin('/ca-profiles/versioned-ca/status', { status: 'suspended', version: 1 });
+    expect(withoutReason.status).toBe(400);
+    expect(withoutReason.body.details.field).toBe('reason');
     const first = await admin('/ca-profiles/versioned-ca/status', { status: 'suspended', reason: 'audit', version: 1 });
     expect(first.status).toBe(200);
     const second = await admin('/ca-profiles/versioned-ca/status', { status: 'active', version: 1 });

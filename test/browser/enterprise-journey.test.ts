@@ -158,6 +158,15 @@ describe('enterprise journey in Chromium', () => {
     await expect.poll(() => page.locator('.error').getAttribute('data-code'), { timeout: 15_000 }).toBe('PASSKEY_REVOKED');
     expect(await page.locator('.error p').first().textContent()).toBe('This passkey has been revoked.');
     expectNoConsoleErrors(page, [/^422 .*\/passkey$/, /Failed to load resource: the server responded with a status of 422/]);
+
+    // 9. Signing out of the portal ends the provider session too: the next sign-in asks again.
+    await page.goto(`${service.url}/static/portal/index.html`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/session\/end/);
+    await page.locator('button[name=logout][value=yes]').click();
+    await page.waitForURL(/\/static\/portal\/index\.html/);
+    await page.getByRole('button', { name: 'Sign in to the portal' }).first().click();
+    await page.waitForURL(/\/interaction\//);
   }, 120_000);
 
   it('binds with a PKCS#12 file', async () => {

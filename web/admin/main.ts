@@ -3,7 +3,7 @@ import { barChart } from '../lib/chart.js';
 import { h, replace } from '../lib/dom.js';
 import { errorBox } from '../lib/errors.js';
 import { lang, languageSwitch, setLang, tr, type Text } from '../lib/i18n.js';
-import { beginSignIn, currentSession, endSession, finishSignIn, userinfo, type Session } from '../lib/session.js';
+import { beginSignIn, currentSession, endSession, signOut, finishSignIn, userinfo, type Session } from '../lib/session.js';
 import { auditSection } from './audit.js';
 import { caProfilesSection } from './ca-profiles.js';
 import { enterprisesSection } from './enterprises.js';
@@ -71,7 +71,7 @@ async function render(options: { focusTab?: boolean } = {}): Promise<void> {
   const header = h('header', { class: 'bar' },
     h('span', { class: 'brand' }, tr({ zh: '管理控制台 · 公共资源交易统一身份认证', en: 'Admin console · Trading Identity' })),
     h('span', { class: 'row' },
-      session ? h('button', { type: 'button', class: 'secondary', onClick: () => { endSession(CLIENT_ID); void render(); } }, tr({ zh: '退出', en: 'Sign out' })) : null,
+      session ? h('button', { type: 'button', class: 'secondary', onClick: () => { void signOut(CLIENT_ID); } }, tr({ zh: '退出', en: 'Sign out' })) : null,
       languageSwitch(() => void render()),
     ),
   );

@@ -83,6 +83,29 @@ export function endSession(clientId: string): void {
   sessionStorage.removeItem(`${clientId}:session`);
 }
 
+/**
+ * Sign out for real: revoke the access token, forget it, and end the
+ * provider's session (RP-initiated logout), which returns to this page. Without
+ * the last step the next sign-in would reuse the provider session silently,
+ * which matters on a shared computer.
+ */
+export async function signOut(clientId: string): Promise<void> {
+  const session = currentSession(clientId);
+  endSession(clientId);
+  const metadata = (await discovery()) as { revocation_endpoint?: string; end_session_endpoint?: string };
+  if (session && metadata.revocation_endpoint) {
+    await fetch(metadata.revocation_endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: session.accessToken, token_type_hint: 'access_token', client_id: clientId }),
+    }).catch(() => undefined);
+  }
+  if (!metadata.end_session_endpoint) return;
+  const url = new URL(metadata.end_session_endpoint);
+  url.search = new URLSearchParams({ client_id: clientId, post_logout_redirect_uri: `${location.origin}${location.pathname}` }).toString();
+  location.assign(url.href);
+}
+
 /** Fetch the signed-in user's claims from the userinfo endpoint. */
 export async function userinfo(session: Session): Promise<Record<string, any>> {
   const metadata = await discovery();

@@ -2,7 +2,7 @@ import { callJson, ServiceError } from '../lib/api.js';
 import { h, replace } from '../lib/dom.js';
 import { errorBox } from '../lib/errors.js';
 import { lang, languageSwitch, setLang, tr } from '../lib/i18n.js';
-import { beginSignIn, currentSession, endSession, finishSignIn, userinfo, type Session } from '../lib/session.js';
+import { beginSignIn, currentSession, endSession, signOut, finishSignIn, userinfo, type Session } from '../lib/session.js';
 import { createPasskey } from '../lib/webauthn.js';
 import { bindingForm, registrationForm } from './forms.js';
 
@@ -26,7 +26,7 @@ function shell(...content: (HTMLElement | null)[]): void {
     h('header', { class: 'bar' },
       h('span', { class: 'brand' }, tr({ zh: '企业门户 · 公共资源交易统一身份认证', en: 'Enterprise portal · Trading Identity' })),
       h('span', { class: 'row' },
-        session ? h('button', { type: 'button', class: 'secondary', onClick: () => { endSession(CLIENT_ID); void render(); } }, tr({ zh: '退出', en: 'Sign out' })) : null,
+        session ? h('button', { type: 'button', class: 'secondary', onClick: () => { void signOut(CLIENT_ID); } }, tr({ zh: '退出', en: 'Sign out' })) : null,
         languageSwitch(() => void render()),
       ),
     ),

@@ -100,16 +100,19 @@ async function main(): Promise<number> {
   const totals: Record<string, number> = { imported: 0, 'already-present': 0, rejected: 0 };
   const reasons: Record<string, number> = {};
   const rejectsFile = values.rejects!;
-  if (!state.done.length) await writeFile(rejectsFile, 'source,code,message\n');
+  // A resumed run appends to the list of the run it continues, which already names the local rejects.
+  const resuming = state.done.length > 0 && existsSync(rejectsFile);
+  if (!resuming) await writeFile(rejectsFile, 'source,code,message\n');
   for (const { item, code, message } of localRejects) {
     totals.rejected += 1;
     reasons[code] = (reasons[code] ?? 0) + 1;
-    await appendFile(rejectsFile, csvRow([item.source, code, message]));
+    if (!resuming) await appendFile(rejectsFile, csvRow([item.source, code, message]));
   }
 
   const done = new Set(state.done);
+  const earlier = batches.filter((_, i) => done.has(i)).reduce((n, b) => n + b.length, 0);
   const progress = new Progress(sendable.length, values.quiet!);
-  progress.advance(batches.filter((_, i) => done.has(i)).reduce((n, b) => n + b.length, 0), true);
+  progress.advance(earlier, true);
   let next = 0;
   const worker = async () => {
     while (next < batches.length) {
@@ -137,6 +140,7 @@ async function main(): Promise<number> {
   process.stdout.write(
     [
       `certificates read     ${items.length}`,
+      ...(earlier ? [`sent by an earlier run ${earlier} (not counted below; see that run's summary)`] : []),
       `imported              ${totals.imported}`,
       `already present       ${totals['already-present']}`,
       `rejected              ${totals.rejected}${Object.keys(reasons).length ? ` (${Object.entries(reasons).map(([code, n]) => `${code}: ${n}`).join(', ')})` : ''}`,

@@ -33,7 +33,17 @@ export class CaFirmSession {
 
   async accessToken(): Promise<string> {
     if (this.token && this.token.expiresAt - 60_000 > Date.now()) return this.token.value;
-    const response = await client.clientCredentialsGrant(this.configuration, { scope: 'ca:sync' });
+    let response: Awaited<ReturnType<typeof client.clientCredentialsGrant>>;
+    try {
+      response = await client.clientCredentialsGrant(this.configuration, { scope: 'ca:sync' });
+    } catch (error) {
+      const oauth = error as { error?: string; error_description?: string };
+      throw new Error(
+        `the token endpoint refused client ${this.configuration.clientMetadata().client_id}` +
+          `${oauth.error ? ` (${oauth.error}${oauth.error_description ? `: ${oauth.error_description}` : ''})` : ''}; ` +
+          'check the client id and that the key is the one registered for it',
+      );
+    }
     this.token = { value: response.access_token, expiresAt: Date.now() + (response.expires_in ?? 300) * 1000 };
     return this.token.value;
   }

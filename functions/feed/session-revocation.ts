@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { commitWithEvents, type DomainEvent, type StoredEvent } from '../db/events.js';
 import { getEnterprise } from '../db/enterprises.js';
 import { getLoginContext, type LoginContext } from '../db/login-context.js';
@@ -121,7 +122,8 @@ async function endSessions(creditCode: string, reason: string, cause: StoredEven
       await sessions.upsert(session.id, { ...session.payload, authorizations }, expiresIn);
     }
     ended += 1;
-    log.info('sessions ended after revocation', { creditCode, session: session.id, platforms: affected.map(([clientId]) => clientId), reason });
+    // The session id is the value of the session cookie, so only a short hash of it is logged.
+    log.info('sessions ended after revocation', { creditCode, session: createHash('sha256').update(session.id).digest('hex').slice(0, 16), platforms: affected.map(([clientId]) => clientId), reason });
   }
   return ended;
 }

@@ -46,6 +46,7 @@ const importResult = {
     creditCode: { type: 'string' },
     enterpriseCreated: { type: 'boolean' },
     creditCodeFlagged: { type: 'boolean' },
+    bindingStatus: { enum: ['active', 'revoked'] },
     error,
   },
   additionalProperties: false,

@@ -76,7 +76,8 @@ async function bindingsBySerial(firm: CaFirm, serialInput: string): Promise<Cert
 
 function parseItems(body: Record<string, unknown>): unknown[] {
   const items = body.items;
-  if (!Array.isArray(items)) throw badRequest('FIELD_MISSING', 'items is missing; send {"items": [...]}', { field: 'items' });
+  if (items === undefined) throw badRequest('FIELD_MISSING', 'items is missing; send {"items": [...]}', { field: 'items' });
+  if (!Array.isArray(items)) throw badRequest('FIELD_INVALID', `items must be an array, got ${typeof items}; send {"items": [...]}`, { field: 'items' });
   if (items.length === 0) throw badRequest('FIELD_INVALID', 'items is empty; send at least one item', { field: 'items' });
   if (items.length > MAX_BATCH_ITEMS) throw badRequest('BATCH_TOO_LARGE', `items has ${items.length} entries; send at most ${MAX_BATCH_ITEMS} per request`, { field: 'items' });
   return items;

@@ -51,6 +51,8 @@ export interface ItemResult {
   creditCode?: string;
   enterpriseCreated?: boolean;
   creditCodeFlagged?: boolean;
+  /** For already-present items: whether the stored binding is active or revoked. */
+  bindingStatus?: 'active' | 'revoked';
   error?: { code: string; message: string };
 }
 
@@ -160,7 +162,15 @@ async function storeAccepted(accepted: Accepted[], results: ItemResult[]): Promi
   for (const item of accepted) {
     const stored = existing.get(`CERT#${item.binding.fingerprint}`);
     if (stored) {
-      results[item.index] = { index: item.index, status: 'already-present', fingerprint: item.binding.fingerprint, serial: item.binding.serial, creditCode: stored.creditCode as string };
+      results[item.index] = {
+        index: item.index,
+        status: 'already-present',
+        fingerprint: item.binding.fingerprint,
+        serial: item.binding.serial,
+        creditCode: stored.creditCode as string,
+        // A revoked certificate stays revoked; saying so keeps a re-import from looking like a reactivation.
+        bindingStatus: stored.status as 'active' | 'revoked',
+      };
     } else {
       fresh.push(item);
     }

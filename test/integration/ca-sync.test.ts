@@ -259,6 +259,9 @@ describe('CA sync status and revocation', () => {
     expect(revoked.body.results[0].status).toBe('revoked');
     const again = await firmA.request('POST', '/api/ca/revocations', { items: [{ serial: imported.body.results[0].serial }] }, { 'idempotency-key': key() });
     expect(again.body.results[0].status).toBe('already-revoked');
+    const reimported = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    expectSchema('ImportResponse', reimported.body);
+    expect(reimported.body.results[0]).toMatchObject({ status: 'already-present', bindingStatus: 'revoked' });
     await expect(certificateLogin(configuration, platform, holder)).rejects.toMatchObject({ response: { error: 'BINDING_REVOKED' } });
   });
 

@@ -135,7 +135,22 @@ export async function main(argv: string[]): Promise<number> {
   const cms = values.cms
     ? { signature: decodeSignature(await readInput(values.cms)), content: await readInput(values.content!) }
     : undefined;
-  const report = await verifyCertificate({ leaf, chain, store, revocation: new CombinedRevocationSource(sources), at, usage, cms });
+  let report = await verifyCertificate({ leaf, chain, store, revocation: new CombinedRevocationSource(sources), at, usage, cms });
+  if (values['trust-store'] === 'live' && report.verdict === 'valid') {
+    // Login also refuses a certificate whose binding was revoked (by its CA firm's notice, say), so the CLI does too.
+    const { getBinding } = await import('../db/certificates.js');
+    const binding = await getBinding(report.path[0].sha256);
+    if (binding?.status === 'revoked') {
+      const { REJECTION_TEXT } = await import('../pki/reasons.js');
+      report = {
+        ...report,
+        verdict: 'rejected',
+        code: 'BINDING_REVOKED',
+        message: `the binding of this certificate to ${binding.creditCode} was revoked on ${binding.revokedAt ?? 'an earlier date'}${binding.revocationReason ? ` (${binding.revocationReason})` : ''}`,
+        explanation: REJECTION_TEXT.BINDING_REVOKED,
+      };
+    }
+  }
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${reportText(report)}\n`);
   return report.verdict === 'valid' ? 0 : 1;
 }

@@ -17,6 +17,7 @@ import { loginWithPasskey, type Audience } from '../functions/services/passkey-l
 import { PasskeyRejected, passkeyError } from '../functions/webauthn/reasons.js';
 import { passkeyAllowed, requiredAcrLevel } from './acr.js';
 import { ACR } from './claims.js';
+import { errorPage } from './provider.js';
 import { GRANT_TTL_SECONDS } from './ttl.js';
 import { loginPage } from './pages.js';
 
@@ -57,6 +58,12 @@ export function mountInteractions(provider: Provider): void {
       ctx.body = { error: 'METHOD_NOT_ALLOWED', message: `${ctx.method} is not allowed on ${ctx.path}` };
     } catch (error) {
       respondWithError(ctx, error);
+      // A person opened the page itself: show the error as a page, not as JSON.
+      if (ctx.method === 'GET' && !action && ctx.status < 500 && typeof ctx.body === 'object' && ctx.body !== null) {
+        const body = ctx.body as { error?: string; message?: string };
+        ctx.type = 'html';
+        ctx.body = errorPage(body.error ?? 'ERROR', body.message ?? '');
+      }
     }
   });
 }

@@ -137,7 +137,8 @@ function loopbackAwareFetch(input: string | URL | Request, init?: RequestInit): 
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function errorPage(code: string, description: string): string {
+/** A plain bilingual error page for browsers, naming the error code and what to do. */
+export function errorPage(code: string, description: string): string {
   return `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>登录出错 / Sign-in error</title></head>
 <body><main><h1>登录出错 / Sign-in error</h1><p><code>${escapeHtml(code)}</code></p><p>${escapeHtml(description)}</p>
 <p>请返回交易平台重新发起登录。/ Go back to the trading platform and start the sign-in again.</p></main></body></html>`;

@@ -9,6 +9,7 @@ import { wakeConsumers } from '../feed/wake.js';
 import { authenticate, type Caller } from '../lib/auth.js';
 import { badRequest, forbidden, notFound } from '../lib/errors.js';
 import { json, jsonBody, router, type HttpEvent, type Route } from '../lib/http.js';
+import { EVENT_TYPES } from '../lib/event-types.js';
 import { requireCreditCode } from '../services/registration.js';
 
 const FEED_SCOPE = 'feed:read';
@@ -54,6 +55,9 @@ function requireFingerprint(value: string): string {
 
 function requireCursor(value: unknown, head: number, field = 'cursor'): number {
   if (value === 'head') return head;
+  if (value === undefined) {
+    throw badRequest('FIELD_MISSING', `${field} is missing; send a non-negative integer, 0 to receive the whole feed, or "head"`, { field });
+  }
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw badRequest('FIELD_INVALID', `${field} ${JSON.stringify(value)} is not a feed position; use a non-negative integer, 0 to receive the whole feed, or "head"`, { field });
   }
@@ -169,12 +173,20 @@ const routes: Route[] = [
     handler: async ({ event }) => {
       await authenticate(event, ADMIN_SCOPE);
       const q = event.queryStringParameters ?? {};
+      const from = queryTime(event, 'from');
+      const to = queryTime(event, 'to');
+      if (from && to && from >= to) {
+        throw badRequest('FIELD_INVALID', `from ${from} is not before to ${to}; give a time range that starts before it ends`, { field: 'from' });
+      }
+      if (q.type && !KNOWN_EVENT_TYPES.has(q.type)) {
+        throw badRequest('FIELD_INVALID', `type ${JSON.stringify(q.type)} is not an event type of this service; use one of ${[...KNOWN_EVENT_TYPES].join(', ')}`, { field: 'type' });
+      }
       const page = await queryAudit({
         creditCode: q.creditCode ? requireCreditCode(q.creditCode) : undefined,
         caId: q.caId || undefined,
         type: q.type || undefined,
-        from: queryTime(event, 'from'),
-        to: queryTime(event, 'to'),
+        from,
+        to,
         limit: queryInteger(event, 'limit', DEFAULT_PAGE, 1, MAX_PAGE),
         next: q.next || undefined,
       });
@@ -182,6 +194,8 @@ const routes: Route[] = [
     },
   },
 ];
+
+const KNOWN_EVENT_TYPES = new Set<string>(Object.values(EVENT_TYPES));
 
 /** Lambda entry point for /api/feed/*: pull, snapshots, push endpoint registration, delivery status and audit. */
 export const handler = router(routes);

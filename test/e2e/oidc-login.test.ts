@@ -209,4 +209,13 @@ describe('certificate login over OIDC', () => {
     expect(response.status).toBe(400);
     expect((await response.json()).error).toBe('INTERACTION_EXPIRED');
   });
+
+  it('shows an expired interaction as a page', async () => {
+    const response = await fetch(`${service.url}/interaction/unknown-interaction`);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    const page = await response.text();
+    expect(page).toContain('INTERACTION_EXPIRED');
+    expect(page).toContain('请返回交易平台重新发起登录');
+  });
 });

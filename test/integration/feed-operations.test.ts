@@ -160,6 +160,13 @@ describe('audit view', () => {
     const logins = await getJson(`${service.url}/api/feed/audit?creditCode=${code}&type=${encodeURIComponent(EVENT_TYPES.login)}`, admin.token);
     expect(logins.body.events.map((event: any) => event.data.clientId)).toEqual(['p1']);
 
+    const unknownType = await getJson(`${service.url}/api/feed/audit?type=nope`, admin.token);
+    expect(unknownType.status).toBe(400);
+    expect(unknownType.body.details.field).toBe('type');
+    const backwards = await getJson(`${service.url}/api/feed/audit?from=2027-01-01T00:00:00Z&to=2026-01-01T00:00:00Z`, admin.token);
+    expect(backwards.status).toBe(400);
+    expect(backwards.body.details.field).toBe('from');
+
     const byCa = await getJson(`${service.url}/api/feed/audit?caId=${caId}`, admin.token);
     expect(byCa.body.events.map((event: any) => event.jti)).toEqual([caEvent.jti]);
 

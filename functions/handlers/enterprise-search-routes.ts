@@ -50,7 +50,11 @@ export const enterpriseSearchRoutes: Route[] = [
         return json(200, { query, by: 'creditCode', enterprises: enterprise ? [enterpriseSummary(enterprise)] : [] });
       }
       const found = await findEnterprisesByName(query, MAX_RESULTS);
-      return json(200, { query, by: 'name', enterprises: found.map(enterpriseSummary), truncated: found.length === MAX_RESULTS });
+      // A shorter run of digits and code letters is most likely a partial credit code, which only the whole code finds.
+      const hint = found.length === 0 && /^[0-9A-HJ-NPQRTUWXY]{2,17}$/i.test(query)
+        ? 'no name starts with this; to find an enterprise by credit code, give all 18 characters'
+        : undefined;
+      return json(200, { query, by: 'name', enterprises: found.map(enterpriseSummary), truncated: found.length === MAX_RESULTS, ...(hint ? { hint } : {}) });
     },
   },
   {

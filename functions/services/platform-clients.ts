@@ -49,6 +49,8 @@ function webUri(value: unknown, field: string): string {
     throw invalid(field, `${url.href} uses ${url.protocol.slice(0, -1)}; use https (plain http is accepted only for localhost)`);
   }
   if (url.hash) throw invalid(field, `${url.href} has a fragment; remove the part after #`);
+  // Redirect URIs are compared exactly (RFC 6749 section 3.1.2), so a wildcard would never match a real callback.
+  if (url.hostname.includes('*') || value.includes('*')) throw invalid(field, `${value.trim()} contains *; wildcards are not supported, register each exact URL`);
   if (url.username || url.password) throw invalid(field, `${url.href} carries a user name or password; remove them`);
   if (url.href.length > MAX_URI_LENGTH) throw invalid(field, `has ${url.href.length} characters; at most ${MAX_URI_LENGTH} are allowed`);
   return url.href;

@@ -138,6 +138,7 @@ describe('platform client registration', () => {
     ['http logout URI', { ...valid, backchannel_logout_uri: 'http://land.example/logout' }, 'FIELD_INVALID', 'backchannel_logout_uri'],
     ['ftp push endpoint', { ...valid, push_endpoint: 'ftp://land.example/events' }, 'FIELD_INVALID', 'push_endpoint'],
     ['uses_feed not boolean', { ...valid, uses_feed: 'yes' }, 'FIELD_INVALID', 'uses_feed'],
+    ['wildcard redirect URI', { ...valid, redirect_uris: ['https://*.example.com/cb'] }, 'FIELD_INVALID', 'redirect_uris[0]'],
     ['push endpoint at a private address', { ...valid, client_id: 'private-push', push_endpoint: 'https://10.0.0.5/events' }, 'ENDPOINT_NOT_PUBLIC', 'push_endpoint'],
   ])('rejects %s', async (_name, body, code, field) => {
     const response = await send('/clients', body);
@@ -368,6 +369,13 @@ describe('enterprise search', () => {
     const response = await getJson(api(`/enterprises?q=${encodeURIComponent('不存在的名称')}`), operatorToken);
     expect(response.status).toBe(200);
     expect(response.body.enterprises).toEqual([]);
+  });
+
+  it('hints at the whole code for a partial one', async () => {
+    const response = await getJson(api(`/enterprises?q=${enterpriseCode.slice(0, 8)}`), operatorToken);
+    expect(response.status).toBe(200);
+    expect(response.body.enterprises).toEqual([]);
+    expect(response.body.hint).toContain('18 characters');
   });
 
   it('rejects a wrong check character', async () => {

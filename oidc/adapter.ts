@@ -13,6 +13,7 @@ import { dynamo, tableName } from '../functions/db/client.js';
 import { CLIENT_CACHE_SECONDS, clientCache } from '../functions/db/oidc-client-cache.js';
 import { oidcItemKey } from '../functions/db/oidc-items.js';
 import { deleteGrantItems } from '../functions/db/oidc-grants.js';
+import { queryIndex } from '../functions/db/query.js';
 
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
@@ -146,20 +147,7 @@ export class DynamoDbAdapter implements Adapter {
  */
 export async function findSessionsByAccount(accountId: string): Promise<{ id: string; payload: AdapterPayload }[]> {
   const ids: string[] = [];
-  let startKey: Record<string, any> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: 'gsi2',
-        KeyConditionExpression: 'gsi2pk = :pk',
-        ExpressionAttributeValues: marshall({ ':pk': `OIDCACCOUNT#${accountId}` }),
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) ids.push(String(unmarshall(item).gsi2sk).slice('Session#'.length));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  for (const item of await queryIndex('gsi2', `OIDCACCOUNT#${accountId}`)) ids.push(String(unmarshall(item).gsi2sk).slice('Session#'.length));
   const adapter = new DynamoDbAdapter('Session');
   const sessions: { id: string; payload: AdapterPayload }[] = [];
   // Index reads are eventually consistent; each session is read again for its current state.

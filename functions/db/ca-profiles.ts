@@ -1,8 +1,9 @@
-import { GetItemCommand, QueryCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TrustStore, type CaProfile } from '../pki/trust-store.js';
 import { log } from '../lib/log.js';
 import { dynamo, tableName } from './client.js';
+import { queryIndex } from './query.js';
 
 export const caProfileKey = (id: string) => ({ pk: `CA#${id}`, sk: 'CA' });
 const TRUST_VERSION_KEY = { pk: 'TRUST', sk: 'VERSION' };
@@ -43,22 +44,7 @@ async function readTrustVersion(): Promise<number> {
 }
 
 export async function listCaProfiles(): Promise<CaProfile[]> {
-  const profiles: CaProfile[] = [];
-  let startKey: Record<string, any> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: marshall({ ':pk': 'CAPROFILES' }),
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) profiles.push(fromItem(item));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return profiles;
+  return (await queryIndex('gsi1', 'CAPROFILES')).map(fromItem);
 }
 
 export async function getCaProfile(id: string): Promise<CaProfile | undefined> {

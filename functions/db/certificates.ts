@@ -1,6 +1,7 @@
-import { GetItemCommand, QueryCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from './client.js';
+import { queryIndex } from './query.js';
 
 /** A certificate bound to an enterprise. */
 export interface CertificateBinding {
@@ -34,22 +35,7 @@ export async function getBinding(fingerprint: string): Promise<CertificateBindin
 }
 
 export async function listBindings(creditCode: string): Promise<CertificateBinding[]> {
-  const result: CertificateBinding[] = [];
-  let startKey: Record<string, any> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: marshall({ ':pk': `ENTCERT#${creditCode}` }),
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) result.push(fromItem(item));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return result;
+  return (await queryIndex('gsi1', `ENTCERT#${creditCode}`)).map(fromItem);
 }
 
 function fromItem(item: Record<string, any>): CertificateBinding {

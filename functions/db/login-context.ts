@@ -1,6 +1,7 @@
-import { GetItemCommand, QueryCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from './client.js';
+import { queryIndex } from './query.js';
 
 /**
  * How an account logged in, kept per OIDC grant so that the ID token and
@@ -76,22 +77,9 @@ export async function getLoginContext(grantId: string): Promise<LoginContext | u
 /** Grant IDs of the logins made with a WebAuthn credential that have not expired. */
 export async function grantsOpenedByCredential(credentialId: string): Promise<string[]> {
   const grants: string[] = [];
-  let startKey: Record<string, any> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: 'gsi2',
-        KeyConditionExpression: 'gsi2pk = :pk',
-        ExpressionAttributeValues: marshall({ ':pk': credentialIndexKey(credentialId) }),
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const context = unmarshall(item) as LoginContext;
-      if (context.expiresAt > Math.floor(Date.now() / 1000)) grants.push(context.grantId);
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  for (const item of await queryIndex('gsi2', credentialIndexKey(credentialId))) {
+    const context = unmarshall(item) as LoginContext;
+    if (context.expiresAt > Math.floor(Date.now() / 1000)) grants.push(context.grantId);
+  }
   return grants;
 }

@@ -1,7 +1,8 @@
-import { BatchWriteItemCommand, DeleteItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from './client.js';
 import { oidcItemKey } from './oidc-items.js';
+import { queryIndex } from './query.js';
 
 /**
  * Delete every code and token issued under an OIDC grant, and with
@@ -10,20 +11,7 @@ import { oidcItemKey } from './oidc-items.js';
  */
 export async function deleteGrantItems(grantId: string, includeGrant = false): Promise<void> {
   const keys: Record<string, unknown>[] = [];
-  let startKey: Record<string, any> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: 'gsi2',
-        KeyConditionExpression: 'gsi2pk = :pk',
-        ExpressionAttributeValues: marshall({ ':pk': `OIDCGRANT#${grantId}` }),
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) keys.push({ pk: unmarshall(item).pk, sk: 'OIDC' });
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  for (const item of await queryIndex('gsi2', `OIDCGRANT#${grantId}`)) keys.push({ pk: unmarshall(item).pk, sk: 'OIDC' });
   for (let i = 0; i < keys.length; i += 25) {
     let requests = keys.slice(i, i + 25).map((key) => ({ DeleteRequest: { Key: marshall(key) } }));
     while (requests.length > 0) {

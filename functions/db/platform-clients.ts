@@ -1,6 +1,7 @@
-import { GetItemCommand, QueryCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from './client.js';
+import { queryIndex } from './query.js';
 
 /**
  * The operators' record of a platform client registered through the admin API.
@@ -34,22 +35,7 @@ export async function getPlatformRecord(clientId: string): Promise<PlatformRecor
 
 /** List every platform record by client id; the index is eventually consistent, so one registered a moment ago may be missing. */
 export async function listPlatformRecords(): Promise<PlatformRecord[]> {
-  const records: PlatformRecord[] = [];
-  let startKey: Record<string, any> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: marshall({ ':pk': LIST_KEY }),
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) records.push(fromItem(item));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return records;
+  return (await queryIndex('gsi1', LIST_KEY)).map(fromItem);
 }
 
 function fromItem(item: Record<string, any>): PlatformRecord {

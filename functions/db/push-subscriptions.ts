@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from './client.js';
+import { queryIndex } from './query.js';
 
 /**
  * A feed consumer: a platform's push endpoint (RFC 8935 style) or an internal
@@ -57,22 +58,7 @@ export async function getConsumer(id: string): Promise<FeedConsumer | undefined>
 
 /** List every consumer; the index is eventually consistent, so a consumer created a moment ago may be missing. */
 export async function listConsumers(): Promise<FeedConsumer[]> {
-  const consumers: FeedConsumer[] = [];
-  let startKey: Record<string, any> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: marshall({ ':pk': LIST_KEY }),
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) consumers.push(fromItem(item));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return consumers;
+  return (await queryIndex('gsi1', LIST_KEY)).map(fromItem);
 }
 
 /**

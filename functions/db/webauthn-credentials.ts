@@ -1,7 +1,8 @@
-import { GetItemCommand, QueryCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AuthenticatorTransportFuture } from '@simplewebauthn/server';
 import { dynamo, tableName } from './client.js';
+import { queryIndex } from './query.js';
 
 /** Who a WebAuthn credential signs in: an enterprise (by credit code) or an operator (by subject). */
 export type CredentialOwner = { kind: 'enterprise'; creditCode: string } | { kind: 'operator'; operatorSub: string };
@@ -49,22 +50,7 @@ export async function getCredential(credentialId: string): Promise<StoredCredent
 
 /** List an owner's credentials, oldest first, including revoked ones. */
 export async function listCredentials(owner: CredentialOwner): Promise<StoredCredential[]> {
-  const credentials: StoredCredential[] = [];
-  let startKey: Record<string, any> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: marshall({ ':pk': ownerIndexKey(owner) }),
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) credentials.push(fromItem(item));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return credentials;
+  return (await queryIndex('gsi1', ownerIndexKey(owner))).map(fromItem);
 }
 
 function fromItem(item: Record<string, any>): StoredCredential {

@@ -6,7 +6,6 @@ import { tableName } from '../db/client.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
 import { log } from '../lib/log.js';
 
-
 export interface RevocationNotice {
   /** Why the certificate is revoked, e.g. "keyCompromise (CRL of ca-x)". */
   reason: string;
@@ -14,6 +13,8 @@ export interface RevocationNotice {
   source: string;
   /** Client id or operator subject that caused the check. */
   actor: string;
+  /** When the CA says the certificate was revoked; the time of this call when absent. */
+  revokedAt?: Date;
 }
 
 const MAX_ATTEMPTS = 5;
@@ -31,6 +32,7 @@ export async function markBindingRevoked(fingerprint: string, notice: Revocation
     const enterprise = await getEnterprise(binding.creditCode);
     if (!enterprise) throw new Error(`binding ${fingerprint} points to missing enterprise ${binding.creditCode}`);
     const now = new Date().toISOString();
+    const revokedAt = notice.revokedAt?.toISOString() ?? now;
     const next = { ...enterprise, updatedAt: now, version: enterprise.version + 1 };
     try {
       await commitWithEvents(
@@ -42,7 +44,7 @@ export async function markBindingRevoked(fingerprint: string, notice: Revocation
               UpdateExpression: 'SET #status = :revoked, revokedAt = :now, revocationReason = :reason',
               ConditionExpression: '#status = :active',
               ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: marshall({ ':revoked': 'revoked', ':active': 'active', ':now': now, ':reason': notice.reason }),
+              ExpressionAttributeValues: marshall({ ':revoked': 'revoked', ':active': 'active', ':now': revokedAt, ':reason': notice.reason }),
             },
           },
           replaceEnterprise(next, enterprise.version),
@@ -62,7 +64,7 @@ export async function markBindingRevoked(fingerprint: string, notice: Revocation
               reason: notice.reason,
               source: notice.source,
               actor: notice.actor,
-              revokedAt: now,
+              revokedAt,
             },
           },
         ],

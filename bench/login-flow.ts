@@ -10,33 +10,12 @@
  * trips, but its interaction logs a fixed account in without any certificate
  * work, so the ratio is the cost of what this service adds to a login.
  */
-import { defaultProfile } from '../functions/pki/trust-store.js';
-import { saveCaProfile } from '../functions/services/ca-profiles.js';
-import { savePlatformClient } from '../functions/services/clients.js';
-import { bind, certificateLogin, discoverPlatform, register, type PlatformSettings } from '../infra/local/journey.js';
-import { createRootCa, issueCertificate } from '../infra/local/openssl-ca.js';
-import { startLocalService } from '../infra/local/service.js';
+import { certificateLogin, discoverPlatform } from '../infra/local/journey.js';
 import { bareLogin, startBareProvider } from './bare-flow.js';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { startLoginBench, stats } from './login-setup.js';
 
 const iterations = Number(process.argv[2] ?? 200);
-process.env.LOG_LEVEL = 'error';
-
-const tmp = await mkdtemp(join(tmpdir(), 'tif-bench-'));
-// In AWS the feed dispatcher is a separate function, so it does not run in this process here.
-const service = await startLocalService({ keysFile: join(tmp, 'keys.json'), port: 0, dispatcher: false });
-const ca = await createRootCa(join(tmp, 'ca'), 'Bench CA', 'ec');
-await saveCaProfile({ ...defaultProfile('bench', 'Bench CA', [ca.certPem]), revocation: { useCrlDistributionPoints: false, crlUrls: [], failPolicy: 'open' } });
-const creditCode = '914403001922038216';
-const issued = await issueCertificate(ca, { id: 'holder', subject: `/C=CN/O=Bench Co/serialNumber=${creditCode}/CN=Bench Co` });
-const holder = { certPem: issued.certPem, keyPem: issued.keyPem };
-await register(service.url, { creditCode, name: 'Bench Co', legalRepresentative: 'A', contact: { name: 'B', phone: '13800138000' } });
-await bind(service.url, creditCode, holder, { confirmDetails: true });
-const settings: PlatformSettings = { issuer: service.url, clientId: 'bench', clientSecret: 'bench-secret-0123456789', redirectUri: 'https://bench.example/cb' };
-await savePlatformClient({ client_id: settings.clientId, client_secret: settings.clientSecret, client_name: 'Bench', redirect_uris: [settings.redirectUri] });
-const ours = await discoverPlatform(settings);
+const { service, holder, settings, configuration: ours } = await startLoginBench();
 
 const bare = await startBareProvider(settings);
 const bareConfig = await discoverPlatform({ ...settings, issuer: bare.url });
@@ -56,10 +35,6 @@ for (let i = 0; i < iterations; i += 1) {
   timesBare.push(performance.now() - start);
 }
 
-const stats = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { median: sorted[Math.floor(sorted.length / 2)], p95: sorted[Math.floor(sorted.length * 0.95)] };
-};
 const a = stats(timesOurs);
 const b = stats(timesBare);
 console.log(`iterations: ${iterations} each, interleaved`);

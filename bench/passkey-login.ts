@@ -11,38 +11,20 @@
  * A person confirming on a phone or security key adds seconds that no server
  * change affects. The bare flow is described in bench/bare-flow.ts.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as client from 'openid-client';
-import { defaultProfile } from '../functions/pki/trust-store.js';
-import { saveCaProfile } from '../functions/services/ca-profiles.js';
-import { savePlatformClient } from '../functions/services/clients.js';
-import { bind, certificateLogin, discoverPlatform, passkeyLogin, postJson, register, type PlatformSettings } from '../infra/local/journey.js';
-import { createRootCa, issueCertificate } from '../infra/local/openssl-ca.js';
-import { startLocalService } from '../infra/local/service.js';
+import { certificateLogin, discoverPlatform, passkeyLogin, postJson, type PlatformSettings } from '../infra/local/journey.js';
 import { SoftAuthenticator } from '../test/helpers/soft-authenticator.js';
 import { bareLogin, startBareProvider } from './bare-flow.js';
+import { BENCH_CREDIT_CODE, startLoginBench, stats } from './login-setup.js';
 
 const iterations = Number(process.argv[2] ?? 100);
 if (!Number.isInteger(iterations) || iterations < 1) {
   console.error(`iterations must be a positive whole number; got ${process.argv[2]}`);
   process.exit(2);
 }
-process.env.LOG_LEVEL = 'error';
 
-const tmp = await mkdtemp(join(tmpdir(), 'tif-bench-'));
-const service = await startLocalService({ keysFile: join(tmp, 'keys.json'), port: 0 });
-const ca = await createRootCa(join(tmp, 'ca'), 'Bench CA', 'ec');
-await saveCaProfile({ ...defaultProfile('bench', 'Bench CA', [ca.certPem]), revocation: { useCrlDistributionPoints: false, crlUrls: [], failPolicy: 'open' } });
-const creditCode = '914403001922038216';
-const issued = await issueCertificate(ca, { id: 'holder', subject: `/C=CN/O=Bench Co/serialNumber=${creditCode}/CN=Bench Co` });
-const holder = { certPem: issued.certPem, keyPem: issued.keyPem };
-await register(service.url, { creditCode, name: 'Bench Co', legalRepresentative: 'A', contact: { name: 'B', phone: '13800138000' } });
-await bind(service.url, creditCode, holder, { confirmDetails: true });
-const settings: PlatformSettings = { issuer: service.url, clientId: 'bench', clientSecret: 'bench-secret-0123456789', redirectUri: 'https://bench.example/cb' };
-await savePlatformClient({ client_id: settings.clientId, client_secret: settings.clientSecret, client_name: 'Bench', redirect_uris: [settings.redirectUri] });
-const ours = await discoverPlatform(settings);
+const { service, holder, settings, configuration: ours } = await startLoginBench();
+const creditCode = BENCH_CREDIT_CODE;
 
 // Register one passkey from a fresh certificate session of the portal, as a clerk does.
 const authenticator = new SoftAuthenticator();
@@ -75,10 +57,6 @@ for (let i = 0; i < iterations; i += 1) {
   }
 }
 
-const stats = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { median: sorted[Math.floor(sorted.length / 2)], p95: sorted[Math.floor(sorted.length * 0.95)] };
-};
 const passkey = stats(times.passkey);
 const certificate = stats(times.certificate);
 const baseline = stats(times.bare);

@@ -93,55 +93,17 @@ export interface LoginOutcome {
 }
 
 /**
- * Run one authorization code + PKCE login: the platform builds the request,
- * the holder answers the certificate challenge on the login interaction, and
- * the platform exchanges the code and reads userinfo.
+ * Run one authorization code + PKCE login as a platform would. `authenticate`
+ * plays the user on the login interaction and returns its JSON response; the
+ * platform then follows the redirect, exchanges the code and reads userinfo.
  */
-export async function certificateLogin(configuration: client.Configuration, settings: PlatformSettings, holder: Holder, extraParams: Record<string, string> = {}): Promise<LoginOutcome> {
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const authUrl = client.buildAuthorizationUrl(configuration, {
-    redirect_uri: settings.redirectUri,
-    scope: 'openid enterprise',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    ...extraParams,
-  });
-  const jar = new CookieJar();
-  const interactionUrl = await followUntil(authUrl.href, jar, (url) => url.pathname.startsWith('/interaction/'));
-  const challenge = await getJson(`${interactionUrl}/challenge`, jar);
-  const submitted = await fetch(`${interactionUrl}/certificate`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', cookie: jar.header() },
-    body: JSON.stringify({
-      certificate: holder.certPem,
-      chain: holder.chainPems ?? [],
-      challenge: challenge.challenge,
-      signature: holder.sign ? await holder.sign(challenge.challenge) : signChallenge(holder.keyPem, challenge.challenge),
-    }),
-  });
-  jar.store(submitted.headers);
-  const result = await submitted.json();
-  if (submitted.status !== 200) throw Object.assign(new Error(`certificate login rejected: ${result.error}: ${result.message}`), { response: result, status: submitted.status });
-  const callback = await followUntil(new URL(result.redirectTo, settings.issuer).href, jar, (url) => url.href.startsWith(settings.redirectUri));
-  const tokens = await client.authorizationCodeGrant(configuration, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
-  const claims = tokens.claims()!;
-  const userinfo = await client.fetchUserInfo(configuration, tokens.access_token, claims.sub);
-  return { tokens, claims, userinfo };
-}
-
-/**
- * Run one authorization code + PKCE login with a passkey: `answer` plays the
- * authenticator on the options the login page receives. A `jar` that already
- * holds a session cookie continues that browser session.
- */
-export async function passkeyLogin(
+async function codeFlowLogin(
   configuration: client.Configuration,
   settings: PlatformSettings,
-  answer: (options: any) => unknown | Promise<unknown>,
-  extraParams: Record<string, string> = {},
-  jar = new CookieJar(),
+  method: string,
+  authenticate: (interactionUrl: string, jar: CookieJar) => Promise<Response>,
+  extraParams: Record<string, string>,
+  jar: CookieJar,
 ): Promise<LoginOutcome> {
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
@@ -154,15 +116,14 @@ export async function passkeyLogin(
     ...extraParams,
   });
   const interactionUrl = await followUntil(authUrl.href, jar, (url) => url.pathname.startsWith('/interaction/'));
-  const options = await getJson(`${interactionUrl}/passkey-options`, jar);
-  const submitted = await fetch(`${interactionUrl}/passkey`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', cookie: jar.header() },
-    body: JSON.stringify({ credential: await answer(options) }),
-  });
+
+  const submitted = await authenticate(interactionUrl, jar);
   jar.store(submitted.headers);
   const result = await submitted.json();
-  if (submitted.status !== 200) throw Object.assign(new Error(`passkey login rejected: ${result.error}: ${result.message}`), { response: result, status: submitted.status });
+  if (submitted.status !== 200) {
+    throw Object.assign(new Error(`${method} login rejected: ${result.error}: ${result.message}`), { response: result, status: submitted.status });
+  }
+
   const callback = await followUntil(new URL(result.redirectTo, settings.issuer).href, jar, (url) => url.href.startsWith(settings.redirectUri));
   const tokens = await client.authorizationCodeGrant(configuration, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
   const claims = tokens.claims()!;
@@ -170,11 +131,46 @@ export async function passkeyLogin(
   return { tokens, claims, userinfo };
 }
 
+/** Log in with a certificate: the holder signs the challenge of the login interaction. */
+export async function certificateLogin(configuration: client.Configuration, settings: PlatformSettings, holder: Holder, extraParams: Record<string, string> = {}): Promise<LoginOutcome> {
+  return codeFlowLogin(configuration, settings, 'certificate', async (interactionUrl, jar) => {
+    const challenge = await getJson(`${interactionUrl}/challenge`, jar);
+    const signature = holder.sign ? await holder.sign(challenge.challenge) : signChallenge(holder.keyPem, challenge.challenge);
+    return fetch(`${interactionUrl}/certificate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: jar.header() },
+      body: JSON.stringify({ certificate: holder.certPem, chain: holder.chainPems ?? [], challenge: challenge.challenge, signature }),
+    });
+  }, extraParams, new CookieJar());
+}
+
+/**
+ * Log in with a passkey: `answer` plays the authenticator on the options the
+ * login page receives. A `jar` that already contains a session cookie
+ * continues that browser session.
+ */
+export async function passkeyLogin(
+  configuration: client.Configuration,
+  settings: PlatformSettings,
+  answer: (options: any) => unknown | Promise<unknown>,
+  extraParams: Record<string, string> = {},
+  jar = new CookieJar(),
+): Promise<LoginOutcome> {
+  return codeFlowLogin(configuration, settings, 'passkey', async (interactionUrl) => {
+    const options = await getJson(`${interactionUrl}/passkey-options`, jar);
+    return fetch(`${interactionUrl}/passkey`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: jar.header() },
+      body: JSON.stringify({ credential: await answer(options) }),
+    });
+  }, extraParams, jar);
+}
+
 async function getJson(url: string, jar: CookieJar): Promise<any> {
   const response = await fetch(url, { headers: { cookie: jar.header(), accept: 'application/json' } });
   jar.store(response.headers);
   const body = await response.json();
-  if (response.status !== 200) throw new Error(`GET ${url} answered ${response.status}: ${JSON.stringify(body)}`);
+  if (response.status !== 200) throw new Error(`GET ${url} returned ${response.status}: ${JSON.stringify(body)}`);
   return body;
 }
 

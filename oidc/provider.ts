@@ -67,7 +67,7 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
       RefreshToken: 24 * 3600,
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithAcr() },
-    // Claims are loaded only when oidc-provider asks for them, so the login resume
+    // Claims are loaded only when oidc-provider requests them, so the login resume
     // step (which only needs the account id) costs no reads.
     findAccount: async (ctx: KoaContextWithOIDC, sub: string, token) => ({
       accountId: sub,
@@ -137,7 +137,7 @@ function loopbackAwareFetch(input: string | URL | Request, init?: RequestInit): 
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** A plain bilingual error page for browsers, naming the error code and what to do. */
+/** Render a plain bilingual error page for browsers that names the error code and what to do. */
 export function errorPage(code: string, description: string): string {
   return `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>登录出错 / Sign-in error</title></head>
 <body><main><h1>登录出错 / Sign-in error</h1><p><code>${escapeHtml(code)}</code></p><p>${escapeHtml(description)}</p>

@@ -43,9 +43,9 @@ export const feedPartition = (seq: number) => `FEED#${Math.floor(seq / FEED_BUCK
 export const feedSortKey = (seq: number) => seq.toString().padStart(15, '0');
 
 /**
- * Thrown when a condition on one of the caller's items fails; `index` is the
- * position of that item in the caller's list, so the caller can say which rule
- * was broken (for example "already registered").
+ * Error for a failed condition on one of the caller's items. `index` is the
+ * position of that item in the caller's list, so the caller can name the rule
+ * that was broken (for example "already registered").
  */
 export class ConditionFailed extends Error {
   constructor(readonly index: number, readonly item?: Record<string, unknown>) {
@@ -85,7 +85,7 @@ export function waitForCommit(timeoutMs: number): Promise<void> {
 /**
  * The feed head as this process last wrote or read it. A commit first tries
  * this value without reading the head item, which saves one consistent read
- * per commit; when another process moved the head, the conditional update
+ * per commit. When another process has moved the head, the conditional update
  * fails and the head is read again.
  */
 let knownHead: { table: string; seq: number } | undefined;
@@ -108,7 +108,7 @@ let commitQueue: Promise<unknown> = Promise.resolve();
 export async function commitWithEvents(items: TransactWriteItem[], events: DomainEvent[]): Promise<StoredEvent[]> {
   if (items.length + events.length + 1 > MAX_TRANSACTION_ITEMS) {
     throw new RangeError(
-      `a transaction holds at most ${MAX_TRANSACTION_ITEMS} items; got ${items.length} changes and ${events.length} events plus the feed head`,
+      `a transaction contains at most ${MAX_TRANSACTION_ITEMS} items; got ${items.length} changes and ${events.length} events plus the feed head`,
     );
   }
   if (events.length === 0) {
@@ -240,8 +240,8 @@ function startHeadRead(table: string): Promise<number> {
 /**
  * Read the feed head, sharing one read among concurrent callers. A caller
  * never gets a read that started before its call: it queues behind the read in
- * flight and shares the next one, so it sees every commit that finished
- * before the call.
+ * flight and shares the next one, so its result includes every commit that
+ * finished before the call.
  */
 export function readFeedHeadShared(): Promise<number> {
   const table = tableName();

@@ -4,7 +4,7 @@ import type { AuthenticatorTransportFuture } from '@simplewebauthn/server';
 import { dynamo, tableName } from './client.js';
 import { queryIndex } from './query.js';
 
-/** Who a WebAuthn credential signs in: an enterprise (by credit code) or an operator (by subject). */
+/** The owner a WebAuthn credential signs in: an enterprise (by credit code) or an operator (by subject). */
 export type CredentialOwner = { kind: 'enterprise'; creditCode: string } | { kind: 'operator'; operatorSub: string };
 
 /** A registered WebAuthn credential (passkey or security key). */
@@ -24,7 +24,7 @@ export interface StoredCredential {
   attestationFormat: string;
   /** Name the enterprise gave the credential, e.g. "财务部 YubiKey". */
   displayName: string;
-  /** Person who holds the authenticator, and their role in the enterprise. */
+  /** Name of the person who keeps the authenticator, and their role in the enterprise. */
   holderName: string;
   holderRole: string;
   status: 'active' | 'revoked';
@@ -125,7 +125,7 @@ export function revokeCredentialItem(credentialId: string, reason: string, at: s
   };
 }
 
-/** The public view of a credential: no key material. */
+/** Return the public view of a credential, without key material. */
 export function publicCredential(credential: StoredCredential) {
   return {
     id: credential.credentialId,

@@ -11,7 +11,7 @@ import type { ConsumerHandler, WindowResult } from './dispatcher.js';
 /** Id of the internal feed consumer that ends sessions after revocations. */
 export const SESSIONS_CONSUMER = 'internal:sessions';
 
-/** Why the sessions of an enterprise must end, or undefined when `event` is no revocation. */
+/** Return why the sessions of an enterprise must end, or undefined when `event` is no revocation. */
 function revocationReason(event: StoredEvent): string | undefined {
   if (event.type === EVENT_TYPES.certificateRevoked) return 'certificate revoked';
   if (event.type === EVENT_TYPES.credentialChange && event.data.change_type === 'revoke') return 'credential revoked';

@@ -2,13 +2,13 @@ import type { HttpEvent } from './http.js';
 import { ApiError } from './errors.js';
 import { readOidcPayload } from '../db/oidc-items.js';
 
-/** Who called an API: a platform, CA firm or operator client (client credentials), an enterprise user or an operator. */
+/** The authenticated caller of an API: a client (platform, CA firm or automation, by client credentials), an enterprise user or an operator. */
 export interface Caller {
   kind: 'client' | 'enterprise' | 'operator';
   clientId: string;
   /** OIDC subject of the enterprise or operator, for user tokens. */
   accountId?: string;
-  /** OIDC grant of a user token; its login context says how the user logged in. */
+  /** OIDC grant of a user token; its login context records how the user logged in. */
   grantId?: string;
   scopes: Set<string>;
 }

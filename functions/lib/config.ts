@@ -29,7 +29,7 @@ export interface WebAuthnConfig {
   origins: string[];
   /** AAGUIDs of the authenticator models that may be registered (WEBAUTHN_AAGUIDS); undefined accepts any model. */
   aaguidAllowList?: string[];
-  /** How recent, in seconds, the certificate login must be for a passkey to be added (PASSKEY_REGISTRATION_WINDOW_SECONDS). */
+  /** Maximum age, in seconds, of the certificate login from which a passkey may be added (PASSKEY_REGISTRATION_WINDOW_SECONDS). */
   registrationWindowSeconds: number;
   /** Time the browser gives the user for a ceremony, in milliseconds. */
   ceremonyTimeoutMs: number;
@@ -47,9 +47,9 @@ const AAGUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Read and check the WebAuthn settings. Browsers reject IP addresses as RP
- * IDs and require every origin's host to be the RP ID or a subdomain of it,
- * and to use https (http is allowed for localhost only), so such settings are
- * rejected here with the rule they break rather than failing in the browser.
+ * IDs, and they require every origin's host to be the RP ID or a subdomain of
+ * it, over https (http only for localhost). Settings that break these rules are
+ * rejected here, naming the rule, rather than failing later in the browser.
  */
 export function webauthnConfig(): WebAuthnConfig {
   const { origin } = config();

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 
-/** Input that could not be read as a certificate; `detail` says why. */
+/** Input that could not be read as a certificate; `detail` explains why. */
 export class MalformedInput extends Error {
   constructor(readonly what: string, readonly detail: string) {
     super(`${what} is malformed: ${detail}`);
@@ -171,7 +171,7 @@ function checkObjectIdentifier(bytes: Uint8Array, start: number, end: number, fa
 
 function decodeText(text: string, what: string): Uint8Array {
   const blocks = [...text.matchAll(PEM_BLOCK)];
-  if (blocks.length > 1) throw new MalformedInput(what, `it holds ${blocks.length} PEM blocks; send one certificate here and the others as the chain`);
+  if (blocks.length > 1) throw new MalformedInput(what, `it contains ${blocks.length} PEM blocks; send one certificate here and the others as the chain`);
   if (blocks.length === 1) {
     if (blocks[0][1] !== 'CERTIFICATE') throw new MalformedInput(what, `PEM label is ${blocks[0][1]}, expected CERTIFICATE`);
     return base64ToBytes(blocks[0][2], what);

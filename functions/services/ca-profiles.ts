@@ -13,8 +13,8 @@ import { markBindingRevoked } from './certificate-revocation.js';
 /**
  * Store a new CA profile, or replace one at `previousVersion`, with its event
  * naming `actor`. The profile is parsed as a trust store first, so a broken
- * anchor is rejected before it is saved, and an anchor key that another
- * profile already holds is refused (anchors are identified by their key).
+ * anchor is rejected before it is saved. An anchor key that another profile
+ * already contains is rejected too, because anchors are identified by their key.
  */
 export async function saveCaProfile(profile: CaProfile, previousVersion?: number, actor = 'system'): Promise<CaProfile> {
   const parsed = new TrustStore([profile]);
@@ -97,7 +97,7 @@ export async function pushCrl(caId: string, input: string, actor: string): Promi
   const signer = checkCrlSignature(parsed, candidates, profile);
   const issuer = nameToString(parsed.crl.issuer);
   if (!signer) {
-    throw new CrlRejected(`the CRL of "${issuer}" is not signed by any CA certificate of profile ${caId} (or uses an algorithm it does not allow); a forged or foreign CRL is refused`);
+    throw new CrlRejected(`the CRL of "${issuer}" is not signed by any CA certificate of profile ${caId} (or uses an algorithm it does not allow); a forged or foreign CRL is rejected`);
   }
   const now = new Date();
   const nextUpdate = parsed.crl.nextUpdate?.value;

@@ -19,7 +19,7 @@ import { log } from '../lib/log.js';
 import { parseRegistrationResponse, verifyPasskeyRegistration } from '../webauthn/verify.js';
 import { claimCeremonyChallenge, newUserHandle, parseLabels, parseUserHandle, registrationOptions } from './passkey-ceremony.js';
 
-/** Longest time an enrollment link may stay valid, in minutes. */
+/** Maximum lifetime of an enrollment link, in minutes. */
 export const MAX_ENROLLMENT_MINUTES = 60;
 
 export interface OperatorEnrollment {

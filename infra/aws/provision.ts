@@ -5,6 +5,7 @@ import { getCaProfile } from '../../functions/db/ca-profiles.js';
 import { findPlatformClient, savePlatformClient, type PlatformClient } from '../../functions/services/clients.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { defaultProfile } from '../../functions/pki/trust-store.js';
+import { jwsAlgorithmOf } from '../local/ca-client.js';
 
 /**
  * First-time setup of a deployed stage, run by the operator with AWS
@@ -68,7 +69,7 @@ async function main(args: string[]): Promise<void> {
       if (!(await getCaProfile(id))) throw new Error(`CA profile ${id} does not exist; trust the CA first with: npm run provision -- ca ${id} <name> <anchor.pem>`);
     }
     const publicKey = createPublicKey(await readFile(keyFile, 'utf8'));
-    const alg = publicKey.asymmetricKeyType === 'rsa' ? 'RS256' : publicKey.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'ES384' : 'ES256';
+    const alg = jwsAlgorithmOf(publicKey);
     await savePlatformClient({
       client_id: clientId,
       client_name: `CA firm ${clientId}`,

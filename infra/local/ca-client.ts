@@ -1,4 +1,4 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import * as client from 'openid-client';
 
 /**
@@ -13,7 +13,7 @@ export class CaFirmSession {
 
   static async connect(options: { issuer: string; clientId: string; privateKeyPem: string; keyId?: string }): Promise<CaFirmSession> {
     const key = createPrivateKey(options.privateKeyPem);
-    const alg = key.asymmetricKeyType === 'rsa' ? 'RS256' : key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'ES384' : 'ES256';
+    const alg = jwsAlgorithmOf(key);
     const cryptoKey = await crypto.subtle.importKey(
       'pkcs8',
       key.export({ format: 'der', type: 'pkcs8' }),
@@ -39,7 +39,7 @@ export class CaFirmSession {
     } catch (error) {
       const oauth = error as { error?: string; error_description?: string };
       throw new Error(
-        `the token endpoint refused client ${this.configuration.clientMetadata().client_id}` +
+        `the token endpoint rejected client ${this.configuration.clientMetadata().client_id}` +
           `${oauth.error ? ` (${oauth.error}${oauth.error_description ? `: ${oauth.error_description}` : ''})` : ''}; ` +
           'check the client id and that the key is the one registered for it',
       );
@@ -58,4 +58,11 @@ export class CaFirmSession {
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
   }
+}
+
+/** Return the JWS algorithm for a client key: RS256 for RSA, ES384 for P-384, ES256 otherwise (P-256). */
+export function jwsAlgorithmOf(key: KeyObject): 'RS256' | 'ES384' | 'ES256' {
+  if (key.asymmetricKeyType === 'rsa') return 'RS256';
+  if (key.asymmetricKeyDetails?.namedCurve === 'secp384r1') return 'ES384';
+  return 'ES256';
 }

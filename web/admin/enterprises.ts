@@ -70,7 +70,13 @@ export async function enterprisesSection(session: Session, target: HTMLElement):
     detail.replaceChildren();
     await guarded(results, async () => {
       const found = await callJson(`/api/admin/enterprises?q=${encodeURIComponent(query.value.trim())}`, { token: session.accessToken });
-      if (found.enterprises.length === 0) return [h('p', {}, tr({ zh: '没有找到匹配的企业。', en: 'No enterprise matches.' }))];
+      if (found.enterprises.length === 0) {
+        return [
+          h('p', {}, tr({ zh: '没有找到匹配的企业。', en: 'No enterprise matches.' })),
+          // The service sets a hint when the query looks like part of a credit code, which only the whole code finds.
+          found.hint ? h('p', { class: 'hint' }, tr({ zh: '没有以此开头的企业名称。按信用代码查询时，请输入完整的 18 位代码。', en: 'No name starts with this. To find an enterprise by credit code, enter all 18 characters.' })) : null,
+        ];
+      }
       const rows = (found.enterprises as any[]).map((enterprise) => [
         h('code', {}, enterprise.creditCode),
         enterprise.name ?? '—',

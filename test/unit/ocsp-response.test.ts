@@ -1,10 +1,12 @@
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main as certCli } from '../../functions/cli/cert.js';
+import { clearOcspCache } from '../../functions/services/ocsp-client.js';
 import { parseCertificate } from '../../functions/pki/der.js';
 import { buildOcspRequest, checkOcspResponse, type OcspCheckOptions } from '../../functions/pki/ocsp.js';
 import { defaultProfile, type CaProfile } from '../../functions/pki/trust-store.js';
 import { createRootCa, issueCertificate, revokeCertificate, type KeyAlgorithm, type TestCa } from '../../infra/local/openssl-ca.js';
-import { signOcspResponse, type ResponderSettings } from '../helpers/ocsp-responder.js';
+import { signOcspResponse, startOcspResponder, type ResponderSettings } from '../helpers/ocsp-responder.js';
 import { tempDir } from '../helpers/pki.js';
 
 const HOUR = 3600_000;
@@ -130,5 +132,55 @@ describe('OCSP response checks', () => {
     const request = buildOcspRequest(f.leaf, f.issuer, 'sha256', true);
     const verdict = checkOcspResponse(new Uint8Array([0x30, 0x03, 0x0a, 0x01, 0x00]), f.leaf, f.issuer, f.profile, { at: new Date(), request, requireNonce: true, maxAgeSeconds: 3600 });
     expect(verdict.status).toBe('unusable');
+  });
+});
+
+describe('cert verify CLI with OCSP', () => {
+  let f: Fixture;
+  let responder: Awaited<ReturnType<typeof startOcspResponder>>;
+
+  beforeAll(async () => {
+    f = await fixture('ec', 'CLI OCSP CA');
+    responder = await startOcspResponder({ ca: f.ca, nextUpdateMinutes: 60 });
+  }, 30_000);
+
+  afterAll(async () => {
+    await responder?.stop();
+  });
+
+  async function verify(args: string[]): Promise<{ code: number; report: any }> {
+    const chunks: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      chunks.push(String(chunk));
+      return true;
+    });
+    try {
+      const code = await certCli(['verify', '--cert', f.leafPath, '--anchor', f.ca.certPath, '--usage', 'path', '--json', ...args]);
+      return { code, report: JSON.parse(chunks.join('')) };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  it('reports the good OCSP answer', async () => {
+    const { code, report } = await verify(['--ocsp-url', responder.url]);
+    expect(code).toBe(0);
+    expect(report.revocation[0].detail).toContain(`OCSP responder ${responder.url}`);
+  });
+
+  it('reports a revoked OCSP answer', async () => {
+    await revokeCertificate(f.ca, f.leafPath, 'keyCompromise');
+    // Each CLI run is a new process, without the answer the run before cached.
+    clearOcspCache();
+    const { code, report } = await verify(['--ocsp-url', responder.url]);
+    expect(code).toBe(1);
+    expect(report.code).toBe('REVOKED');
+    expect(report.message).toContain('OCSP responder');
+  });
+
+  it('rejects without OCSP or CRLs', async () => {
+    const { code, report } = await verify([]);
+    expect(code).toBe(1);
+    expect(report.code).toBe('REVOCATION_UNKNOWN');
   });
 });

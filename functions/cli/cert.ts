@@ -80,7 +80,7 @@ async function fileProfiles(values: { profile?: string[]; anchor?: string[]; 'oc
 
 /**
  * Revocation data from files first, then (optionally) from distribution points
- * or the live service; OCSP answers come from the first source that asks a responder.
+ * or the live service. OCSP responses come from the first source that queries a responder.
  */
 class CombinedRevocationSource implements RevocationSource {
   readonly ocsp?: RevocationSource['ocsp'];

@@ -93,7 +93,7 @@ export async function rememberCrlSource(caId: string, url: string): Promise<void
   }
 }
 
-/** Every stored CRL source of CA profile `caId`. */
+/** List every stored CRL source of CA profile `caId`. */
 export async function listCrlSources(caId: string): Promise<CrlSource[]> {
   const sources: CrlSource[] = [];
   let startKey: Record<string, AttributeValue> | undefined;

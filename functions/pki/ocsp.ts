@@ -48,7 +48,7 @@ export interface OcspRequest {
 const hash = (algorithm: string, data: Uint8Array) => new Uint8Array(createHash(algorithm).update(data).digest());
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
-/** The issuer name and key hashes of a CertID (RFC 6960 section 4.1.1) under `algorithm`. */
+/** Compute the issuer name and key hashes of a CertID (RFC 6960 section 4.1.1) with `algorithm`. */
 function certIdHashes(cert: pkijs.Certificate, issuer: pkijs.Certificate, algorithm: string): { nameHash: Uint8Array; keyHash: Uint8Array } {
   return {
     nameHash: hash(algorithm, new Uint8Array(cert.issuer.toSchema().toBER(false))),

@@ -237,7 +237,7 @@ export type RevocationStatus =
 
 /**
  * Decide a certificate's status. When the CA profile names an OCSP responder
- * and the source can ask it, its answer comes first: a valid good or revoked
+ * and the source can query it, its response comes first: a valid good or revoked
  * response decides. Otherwise (no responder, status unknown, or any failure)
  * every CRL the source offers is checked, and without a usable one the status
  * is unknown. `issuers` are the certificate's issuer first, then other

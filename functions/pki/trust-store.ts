@@ -20,7 +20,7 @@ export interface RevocationPolicy {
   useCrlDistributionPoints: boolean;
   /** Extra CRL URLs for this CA, for example when its certificates name none. */
   crlUrls: string[];
-  /** OCSP responder URL, when the CA runs one; its answer is used before CRLs. */
+  /** OCSP responder URL, when the CA runs one. Its response is used before CRLs. */
   ocspUrl?: string;
   /** Hash algorithm of the CertID in OCSP requests, as the responder requires (default sha256). */
   ocspHashAlgorithm?: 'sha256' | 'sha1';

@@ -95,7 +95,7 @@ export async function refreshCrls(options: CrlRefreshOptions = {}): Promise<CrlR
   return report;
 }
 
-/** The profile's CRL URLs with the stored state of each (undefined for a URL never fetched). */
+/** Collect the profile's CRL URLs with the stored state of each (undefined for a URL never fetched). */
 async function profileSources(profile: CaProfile): Promise<Map<string, CrlSource | undefined>> {
   const stored = await listCrlSources(profile.id);
   const urls = new Set(profile.revocation.crlUrls);
@@ -110,9 +110,10 @@ async function profileSources(profile: CaProfile): Promise<Map<string, CrlSource
 }
 
 /**
- * Fetch one CRL, verify it against the profile, store it for its signing key
- * when it is a complete CRL newer than the stored one, and revoke the bindings
- * of the certificates it lists that the CRL last fetched from this URL did not.
+ * Fetch one CRL and verify it against the profile. Store it for its signing
+ * key when it is a complete CRL newer than the stored one. Then revoke the
+ * bindings of the certificates it lists that the CRL last fetched from this
+ * URL did not list.
  */
 async function refreshOne(profile: CaProfile, url: string, state: CrlSource | undefined, now: Date): Promise<{ stored: boolean; revokedBindings: string[] }> {
   const fetched = await downloadCrl(url);
@@ -146,10 +147,10 @@ async function refreshOne(profile: CaProfile, url: string, state: CrlSource | un
 }
 
 /**
- * A CRL without an issuingDistributionPoint covers every certificate of its
- * issuer, so logins may rely on it alone. A CRL limited to one distribution
- * point or to some certificates is only applied to bindings, never stored as
- * the issuer's CRL.
+ * Check whether the CRL is complete. A CRL without an issuingDistributionPoint
+ * covers every certificate of its issuer, so logins may rely on it alone. A CRL
+ * limited to one distribution point or to some certificates is only applied
+ * to bindings, never stored as the issuer's CRL.
  */
 function isComplete(parsed: ParsedCrl): boolean {
   return !parsed.crl.crlExtensions?.extensions.some((ext) => ext.extnID === CRL_OID.issuingDistributionPoint);

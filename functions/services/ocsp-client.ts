@@ -5,33 +5,33 @@ import { buildOcspRequest, checkOcspResponse, OCSP_CLOCK_SKEW_MS } from '../pki/
 import type { RevocationStatus } from '../pki/revocation.js';
 import type { CaProfile } from '../pki/trust-store.js';
 
-/** Limits for asking OCSP responders: a login waits for the answer, so the timeout is short. */
+/** Limits for OCSP requests: a login waits for the response, so the timeout is short. */
 const OCSP_TIMEOUT_MS = 3000;
 const MAX_RESPONSE_BYTES = 64 * 1024;
 /** After a transport failure, a responder is not asked again for this long, so a down responder does not slow every login. */
 const FAILURE_BACKOFF_MS = 15_000;
-/** A good or revoked answer is kept until its nextUpdate, but at most this long. */
+/** A good or revoked status is kept until the response's nextUpdate, but at most this long. */
 const MAX_CACHE_MS = 24 * 3600 * 1000;
-const MAX_CACHED_ANSWERS = 10_000;
+const MAX_CACHED_STATUSES = 10_000;
 
-interface CachedAnswer {
+interface CachedStatus {
   status: Extract<RevocationStatus, { status: 'good' | 'revoked' }>;
-  /** The answer counts for validation times from thisUpdate (less the clock skew) to `expiresAt`. */
+  /** The status counts for validation times from thisUpdate (less the clock skew) to `expiresAt`. */
   validFrom: number;
   expiresAt: number;
-  /** Trust version the answer was checked under; a profile change drops it. */
+  /** Trust version the response was checked under, so a profile change drops it. */
   trustVersion: number;
 }
 
-const answers = new Map<string, CachedAnswer>();
+const statusCache = new Map<string, CachedStatus>();
 const inFlight = new Map<string, Promise<RevocationStatus>>();
 const failedUntil = new Map<string, { until: number; problem: string }>();
 
 /**
- * Ask the CA profile's OCSP responder for `cert`, whose issuer is `issuer`,
- * and check the answer (see checkOcspResponse). Good and revoked answers are
- * cached until their nextUpdate; concurrent checks of one certificate share
- * one request. Every failure becomes status unknown with the reason.
+ * Query the CA profile's OCSP responder for `cert`, whose issuer is `issuer`,
+ * and check the response (see checkOcspResponse). Good and revoked statuses
+ * are cached until the response's nextUpdate, and concurrent checks of one
+ * certificate share one request. Every failure becomes status unknown with the reason.
  */
 export async function ocspStatus(cert: pkijs.Certificate, issuer: pkijs.Certificate, profile: CaProfile, at: Date, trustVersion: number): Promise<RevocationStatus> {
   const url = profile.revocation.ocspUrl;
@@ -39,7 +39,7 @@ export async function ocspStatus(cert: pkijs.Certificate, issuer: pkijs.Certific
   const hashAlgorithm = profile.revocation.ocspHashAlgorithm ?? 'sha256';
   const request = buildOcspRequest(cert, issuer, hashAlgorithm, profile.revocation.ocspNonce ?? true);
   const key = `${url}|${request.certIdKey}`;
-  const cached = answers.get(key);
+  const cached = statusCache.get(key);
   if (cached && cached.trustVersion === trustVersion && cached.validFrom <= at.getTime() && at.getTime() <= cached.expiresAt) return cached.status;
   const failure = failedUntil.get(url);
   if (failure && failure.until > Date.now()) return { status: 'unknown', problems: [`OCSP responder ${url}: ${failure.problem} (not asked again before ${new Date(failure.until).toISOString()})`] };
@@ -68,12 +68,12 @@ export async function ocspStatus(cert: pkijs.Certificate, issuer: pkijs.Certific
         return { status: 'unknown', problems: [`OCSP responder ${url}: ${verdict.problem}`] };
       }
       const source = `OCSP responder ${url}, signed by ${verdict.signer}, thisUpdate ${verdict.thisUpdate.toISOString()}`;
-      const status: CachedAnswer['status'] =
+      const status: CachedStatus['status'] =
         verdict.status === 'good'
           ? { status: 'good', source, until: verdict.until }
           : { status: 'revoked', source, reason: verdict.reason, revocationDate: verdict.revocationDate, via: 'ocsp' };
-      if (answers.size >= MAX_CACHED_ANSWERS) answers.clear();
-      answers.set(key, {
+      if (statusCache.size >= MAX_CACHED_STATUSES) statusCache.clear();
+      statusCache.set(key, {
         status,
         validFrom: verdict.thisUpdate.getTime() - OCSP_CLOCK_SKEW_MS,
         expiresAt: Math.min(verdict.until.getTime(), Date.now() + MAX_CACHE_MS),
@@ -88,8 +88,8 @@ export async function ocspStatus(cert: pkijs.Certificate, issuer: pkijs.Certific
 
 /**
  * POST a DER OCSP request (RFC 6960 appendix A.1) without following
- * redirects, reading at most MAX_RESPONSE_BYTES of the answer. Throws an
- * Error whose message says what failed.
+ * redirects, reading at most MAX_RESPONSE_BYTES of the response. Throws an
+ * Error whose message states what failed.
  */
 async function postRequest(url: string, body: Uint8Array): Promise<Uint8Array> {
   let response: Response;
@@ -137,8 +137,8 @@ async function postRequest(url: string, body: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(Buffer.concat(chunks));
 }
 
-/** Forget cached OCSP answers and responder failures (tests, benchmarks of a cold start). */
+/** Forget cached OCSP statuses and responder failures (tests, benchmarks of a cold start). */
 export function clearOcspCache(): void {
-  answers.clear();
+  statusCache.clear();
   failedUntil.clear();
 }

@@ -29,26 +29,27 @@ const remembered = new Set<string>();
 const MAX_REMEMBERED = 10_000;
 
 /**
- * Revocation data as the service sees it: the profile's OCSP responder, when
+ * Revocation data as the service uses it: the profile's OCSP responder, when
  * it names one, then the CRL stored for the issuer's key (pushed by the CA
  * firm or stored by the scheduled refresh) and, unless that one is current,
  * the CRLs at the certificate's distribution points and the CA profile's extra
- * URLs, each cached until its nextUpdate. Distribution points it fetches are
- * stored as CRL sources of the profile, so the scheduled refresh fetches them too.
+ * URLs, each cached until its nextUpdate. The distribution points of the
+ * certificates it checks are stored as CRL sources of the profile, so the
+ * scheduled refresh fetches them too.
  */
 export class ServiceRevocationSource implements RevocationSource {
   constructor(private readonly trustVersion: number) {}
 
   async crlsFor(cert: pkijs.Certificate, issuer: pkijs.Certificate, profile: CaProfile, at: Date): Promise<ParsedCrl[]> {
     const result: ParsedCrl[] = [];
+    const distributionPoints = profile.revocation.useCrlDistributionPoints ? crlUrls(cert) : [];
+    await rememberSources(profile.id, distributionPoints);
     const own = await this.pushedCrl(spkiHash(issuer));
     if (own) {
       result.push(own);
       const next = own.crl.nextUpdate?.value;
       if (own.crl.thisUpdate.value <= at && next && at <= next) return result;
     }
-    const distributionPoints = profile.revocation.useCrlDistributionPoints ? crlUrls(cert) : [];
-    await rememberSources(profile.id, distributionPoints);
     const urls = [...distributionPoints, ...profile.revocation.crlUrls];
     for (const url of [...new Set(urls)]) {
       const entry = await fetchCrl(url);
@@ -71,7 +72,7 @@ export class ServiceRevocationSource implements RevocationSource {
   }
 }
 
-/** Store distribution points as CRL sources of a profile, once per instance; a failure is logged and does not stop validation. */
+/** Store distribution points as CRL sources of a profile, once per instance. A failure is logged and does not stop validation. */
 async function rememberSources(caId: string, urls: string[]): Promise<void> {
   for (const url of urls) {
     const key = `${caId} ${url}`;
@@ -100,7 +101,7 @@ export async function fetchCrl(url: string): Promise<FetchedCrl> {
   return entry;
 }
 
-/** Download and parse a CRL, bypassing the cache; the result says why when it failed. */
+/** Download and parse a CRL, bypassing the cache. On failure, the result's `error` gives the reason. */
 export async function downloadCrl(url: string): Promise<FetchedCrl> {
   try {
     const response = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });

@@ -9,25 +9,25 @@ import type { KeyAlgorithm, TestCa } from '../../infra/local/openssl-ca.js';
 
 const run = promisify(execFile);
 
-/** How the responder signs and what it answers; `set` changes it between requests. */
+/** How the responder signs and which status it returns; `set` changes it between requests. */
 export interface ResponderSettings {
-  /** CA whose certificates the responder answers for (-CA). */
+  /** CA whose certificates the responder covers (-CA). */
   ca: TestCa;
-  /** openssl ca database to answer from (-index); the CA's own index.txt by default. */
+  /** openssl ca database that gives the status (-index); the CA's own index.txt by default. */
   index?: string;
   /** Signing certificate and key (-rsigner, -rkey); the CA itself by default. */
   signer?: { certPath: string; keyPath: string; algorithm: KeyAlgorithm };
   /** Minutes until nextUpdate (-nmin); no nextUpdate when absent. */
   nextUpdateMinutes?: number;
-  /** Answer a request for this certificate instead of the one asked about. */
+  /** Respond for this certificate instead of the one in the request. */
   answerFor?: string;
 }
 
 /**
- * An OCSP responder on 127.0.0.1: an HTTP server that hands each POSTed
+ * Start an OCSP responder on 127.0.0.1: an HTTP server that hands each POSTed
  * request to `openssl ocsp -index ... -reqin ... -respout ...` and returns the
- * response that openssl signed. `openssl ocsp -port` listens on every
- * interface, so the HTTP part is Node's.
+ * response that openssl signed. The HTTP part is Node's because
+ * `openssl ocsp -port` (OpenSSL 3.0) listens on every interface.
  */
 export async function startOcspResponder(initial: ResponderSettings): Promise<{ url: string; set: (settings: Partial<ResponderSettings>) => void; requests: () => number; stop: () => Promise<void> }> {
   let settings = initial;

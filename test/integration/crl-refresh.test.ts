@@ -137,7 +137,7 @@ describe('CRL refresh across CAs', () => {
     expect(crls.hits('/distrusted.crl')).toBe(0);
   });
 
-  it('refuses a CRL signed by another key', async () => {
+  it('rejects a CRL signed by another key', async () => {
     const honest = await createRootCa(await tempDir(), 'Forged Refresh CA', 'ec');
     const forger = await createRootCa(await tempDir(), 'Forged Refresh CA', 'ec');
     crls.set('/forged.crl', await generateCrl(forger, { hours: 1 }));

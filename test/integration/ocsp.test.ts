@@ -113,7 +113,7 @@ describe('OCSP with the issuing CA as responder (RSA)', () => {
     const holder = await issueHolder(ca, 'revoked', code);
     expect((await bindHolder(code, holder)).status).toBe(201);
     await revokeCertificate(ca, holder.certPath, 'keyCompromise');
-    // Another instance would not have the good answer cached; this one must forget it.
+    // Another instance would not have the good response cached, so this one must forget it.
     clearOcspCache();
     const error = await loginError(holder);
     expect(error?.error).toBe('REVOKED');
@@ -127,7 +127,7 @@ describe('OCSP with the issuing CA as responder (RSA)', () => {
     expect(revokedEvents[0].data.source).toBe('ocsp');
   });
 
-  it('caches a good answer until its nextUpdate', async () => {
+  it('caches a good response until its nextUpdate', async () => {
     const code = randomCreditCode();
     const holder = await issueHolder(ca, 'cached', code);
     expect((await bindHolder(code, holder)).status).toBe(201);
@@ -137,7 +137,7 @@ describe('OCSP with the issuing CA as responder (RSA)', () => {
   });
 });
 
-describe('OCSP answers that are refused', () => {
+describe('OCSP responses that are rejected', () => {
   it('treats status unknown as revocation unknown', async () => {
     const ca = await createRootCa(await tempDir(), 'OCSP Unknown CA', 'ec');
     const emptyIndex = join(ca.dir, 'empty-index.txt');
@@ -151,7 +151,7 @@ describe('OCSP answers that are refused', () => {
     expect(response.body.message).toContain('status unknown');
   });
 
-  it('refuses a response signed by an unrelated key', async () => {
+  it('rejects a response signed by an unrelated key', async () => {
     const ca = await createRootCa(await tempDir(), 'OCSP Honest CA', 'ec');
     // Same name, different key: the response names the right CA but is not the CA's.
     const forger = await createRootCa(await tempDir(), 'OCSP Honest CA', 'ec');
@@ -164,7 +164,7 @@ describe('OCSP answers that are refused', () => {
     expect(response.body.message).toContain('does not verify');
   });
 
-  it('refuses a response for another serial', async () => {
+  it('rejects a response for another serial', async () => {
     const ca = await createRootCa(await tempDir(), 'OCSP Serial CA', 'ec');
     const other = await issueHolder(ca, 'other', randomCreditCode());
     const responder = await responderFor({ ca, answerFor: other.certPath, nextUpdateMinutes: 60 });
@@ -188,7 +188,7 @@ describe('delegated OCSP responders (ECDSA)', () => {
     expect(response.status, JSON.stringify(response.body)).toBe(201);
   });
 
-  it('refuses a responder certificate without id-kp-OCSPSigning', async () => {
+  it('rejects a responder certificate without id-kp-OCSPSigning', async () => {
     const ca = await createRootCa(await tempDir(), 'OCSP Careless CA', 'ec');
     const signer = await issueCertificate(ca, { id: 'not-ocsp-signer', subject: '/C=CN/O=OCSP Careless CA/CN=Not A Responder', algorithm: 'ec' });
     const responder = await responderFor({ ca, signer: { ...signer, algorithm: 'ec' }, nextUpdateMinutes: 60 });

@@ -3,13 +3,16 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main as certCli } from '../../functions/cli/cert.js';
 import { clearOcspCache } from '../../functions/services/ocsp-client.js';
 import { parseCertificate } from '../../functions/pki/der.js';
-import { buildOcspRequest, checkOcspResponse, type OcspCheckOptions } from '../../functions/pki/ocsp.js';
+import { buildOcspRequest, checkOcspResponse, type OcspCheckOptions, type OcspVerdict } from '../../functions/pki/ocsp.js';
 import { defaultProfile, type CaProfile } from '../../functions/pki/trust-store.js';
 import { createRootCa, issueCertificate, revokeCertificate, type KeyAlgorithm, type TestCa } from '../../infra/local/openssl-ca.js';
 import { signOcspResponse, startOcspResponder, type ResponderSettings } from '../helpers/ocsp-responder.js';
 import { tempDir } from '../helpers/pki.js';
 
 const HOUR = 3600_000;
+
+/** The problem of an unusable verdict, or the status of any other, so a failed assertion shows which. */
+const problemOf = (verdict: OcspVerdict) => (verdict.status === 'unusable' ? verdict.problem : `status ${verdict.status}`);
 
 interface Fixture {
   ca: TestCa;
@@ -56,13 +59,13 @@ describe('OCSP responses signed with SM2', () => {
     const revoked: Fixture = { ...f, leaf: parseCertificate(other.certPem), leafPath: other.certPath };
     const verdict = await answer(revoked, { nextUpdateMinutes: 60 });
     expect(verdict.status).toBe('revoked');
-    expect(verdict.status === 'revoked' && verdict.reason).toBe('cessationOfOperation');
+    expect((verdict as Extract<OcspVerdict, { status: 'revoked' }>).reason).toBe('cessationOfOperation');
   });
 
-  it('refuses an SM2 signature under another signer ID', async () => {
+  it('rejects an SM2 signature under another signer ID', async () => {
     const verdict = await answer({ ...f, profile: { ...f.profile, sm2SignerId: '' } }, { nextUpdateMinutes: 60 });
     expect(verdict.status).toBe('unusable');
-    expect(verdict.status === 'unusable' && verdict.problem).toContain('does not verify');
+    expect(problemOf(verdict)).toContain('does not verify');
   });
 });
 
@@ -78,42 +81,42 @@ describe('OCSP response checks', () => {
     expect(verdict.status, JSON.stringify(verdict)).toBe('good');
   });
 
-  it('refuses a response past its nextUpdate', async () => {
+  it('rejects a response past its nextUpdate', async () => {
     const verdict = await answer(f, { nextUpdateMinutes: 60 }, { at: new Date(Date.now() + 2 * HOUR) });
     expect(verdict.status).toBe('unusable');
-    expect(verdict.status === 'unusable' && verdict.problem).toContain('stale');
+    expect(problemOf(verdict)).toContain('stale');
   });
 
-  it('refuses a response older than the maximum age without nextUpdate', async () => {
+  it('rejects a response older than the maximum age without nextUpdate', async () => {
     const verdict = await answer(f, {}, { at: new Date(Date.now() + 2 * HOUR), maxAgeSeconds: 3600 });
     expect(verdict.status).toBe('unusable');
-    expect(verdict.status === 'unusable' && verdict.problem).toContain('no nextUpdate');
+    expect(problemOf(verdict)).toContain('no nextUpdate');
   });
 
   it('accepts a response without nextUpdate within the maximum age', async () => {
     const verdict = await answer(f, {}, { maxAgeSeconds: 3600 });
     expect(verdict.status).toBe('good');
-    expect(verdict.status === 'good' && verdict.until.getTime()).toBeLessThanOrEqual(Date.now() + HOUR);
+    expect((verdict as Extract<OcspVerdict, { status: 'good' }>).until.getTime()).toBeLessThanOrEqual(Date.now() + HOUR);
   });
 
-  it('refuses a response issued after the validation time', async () => {
+  it('rejects a response issued after the validation time', async () => {
     const verdict = await answer(f, { nextUpdateMinutes: 60 }, { at: new Date(Date.now() - HOUR) });
     expect(verdict.status).toBe('unusable');
-    expect(verdict.status === 'unusable' && verdict.problem).toContain('after the validation time');
+    expect(problemOf(verdict)).toContain('after the validation time');
   });
 
-  it('refuses a response carrying another nonce', async () => {
+  it('rejects a response carrying another nonce', async () => {
     const other = buildOcspRequest(f.leaf, f.issuer, 'sha256', true);
     const verdict = await answer(f, { nextUpdateMinutes: 60 }, { checkWith: other });
     expect(verdict.status).toBe('unusable');
-    expect(verdict.status === 'unusable' && verdict.problem).toContain('nonce other than');
+    expect(problemOf(verdict)).toContain('nonce other than');
   });
 
-  it('refuses a response without the nonce when nonces are required', async () => {
+  it('rejects a response without the nonce when nonces are required', async () => {
     const sent = buildOcspRequest(f.leaf, f.issuer, 'sha256', true);
     const verdict = await answer(f, { nextUpdateMinutes: 60 }, { withNonce: false, checkWith: sent });
     expect(verdict.status).toBe('unusable');
-    expect(verdict.status === 'unusable' && verdict.problem).toContain('does not echo the nonce');
+    expect(problemOf(verdict)).toContain('does not echo the nonce');
   });
 
   it('accepts a response without the nonce when the responder does not support nonces', async () => {
@@ -122,13 +125,13 @@ describe('OCSP response checks', () => {
     expect(verdict.status).toBe('good');
   });
 
-  it('refuses a response signed with an algorithm the profile does not allow', async () => {
+  it('rejects a response signed with an algorithm the profile does not allow', async () => {
     const verdict = await answer({ ...f, profile: { ...f.profile, allowedSignatureAlgorithms: ['1.2.840.113549.1.1.11'] } }, { nextUpdateMinutes: 60 });
     expect(verdict.status).toBe('unusable');
-    expect(verdict.status === 'unusable' && verdict.problem).toContain('not allowed');
+    expect(problemOf(verdict)).toContain('not allowed');
   });
 
-  it('refuses bytes that are not an OCSP response', () => {
+  it('rejects bytes that are not an OCSP response', () => {
     const request = buildOcspRequest(f.leaf, f.issuer, 'sha256', true);
     const verdict = checkOcspResponse(new Uint8Array([0x30, 0x03, 0x0a, 0x01, 0x00]), f.leaf, f.issuer, f.profile, { at: new Date(), request, requireNonce: true, maxAgeSeconds: 3600 });
     expect(verdict.status).toBe('unusable');
@@ -162,15 +165,15 @@ describe('cert verify CLI with OCSP', () => {
     }
   }
 
-  it('reports the good OCSP answer', async () => {
+  it('reports a good OCSP response', async () => {
     const { code, report } = await verify(['--ocsp-url', responder.url]);
     expect(code).toBe(0);
     expect(report.revocation[0].detail).toContain(`OCSP responder ${responder.url}`);
   });
 
-  it('reports a revoked OCSP answer', async () => {
+  it('reports a revoked OCSP response', async () => {
     await revokeCertificate(f.ca, f.leafPath, 'keyCompromise');
-    // Each CLI run is a new process, without the answer the run before cached.
+    // Each CLI run is a new process, without the response the run before cached.
     clearOcspCache();
     const { code, report } = await verify(['--ocsp-url', responder.url]);
     expect(code).toBe(1);

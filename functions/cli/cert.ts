@@ -21,6 +21,10 @@ verdict, the path it built and the reason code.
   --anchor FILE        a trust anchor (PEM); builds a default profile; repeatable
   --crl FILE           a CRL (PEM or DER) to use as revocation data; repeatable
   --fetch-crls         also fetch CRLs from the certificates' distribution points
+  --ocsp               ask the OCSP responder that a --profile file names
+                       (revocation.ocspUrl) before using CRLs, as the service does;
+                       the live trust store always does
+  --ocsp-url URL       OCSP responder for the --anchor profile; implies --ocsp
   --at TIME            validation time, ISO 8601 (default: now)
   --usage USAGE        bind, login or path (RFC 5280 rules only); default login
   --cms FILE           a CMS signature (DER or base64) to verify with the certificate
@@ -45,7 +49,7 @@ function certificatesFrom(bytes: Uint8Array, what: string): pkijs.Certificate[] 
   return text.includes('-----BEGIN') ? parseCertificates(text, what) : [parseCertificate(bytes, what)];
 }
 
-async function fileProfiles(values: { profile?: string[]; anchor?: string[] }): Promise<CaProfile[]> {
+async function fileProfiles(values: { profile?: string[]; anchor?: string[]; 'ocsp-url'?: string }): Promise<CaProfile[]> {
   const profiles: CaProfile[] = [];
   const { parseCaProfileInput } = await import('../services/ca-profile-input.js');
   for (const path of values.profile ?? []) {
@@ -59,13 +63,32 @@ async function fileProfiles(values: { profile?: string[]; anchor?: string[] }): 
   }
   const anchors = (values.anchor ?? []).map(async (path) => certificatesFrom(await readInput(path), path).map(certificatePem));
   const anchorPems = (await Promise.all(anchors)).flat();
-  if (anchorPems.length > 0) profiles.push(defaultProfile('files', 'Anchors given on the command line', anchorPems));
+  if (anchorPems.length > 0) {
+    const profile = defaultProfile('files', 'Anchors given on the command line', anchorPems);
+    if (values['ocsp-url']) {
+      const { parseCaProfileInput } = await import('../services/ca-profile-input.js');
+      try {
+        profile.revocation = parseCaProfileInput({ id: 'files', name: profile.name, anchors: anchorPems, revocation: { ocspUrl: values['ocsp-url'] } }).revocation;
+      } catch (error) {
+        throw new UsageError(`--ocsp-url: ${(error as Error).message}`);
+      }
+    }
+    profiles.push(profile);
+  }
   return profiles;
 }
 
-/** Revocation data from files first, then (optionally) from distribution points or the live service. */
+/**
+ * Revocation data from files first, then (optionally) from distribution points
+ * or the live service. OCSP responses come from the first source that queries a responder.
+ */
 class CombinedRevocationSource implements RevocationSource {
-  constructor(private readonly sources: RevocationSource[]) {}
+  readonly ocsp?: RevocationSource['ocsp'];
+
+  constructor(private readonly sources: RevocationSource[]) {
+    const asker = sources.find((source) => source.ocsp);
+    if (asker?.ocsp) this.ocsp = asker.ocsp.bind(asker);
+  }
 
   async crlsFor(...args: Parameters<RevocationSource['crlsFor']>): Promise<ParsedCrl[]> {
     const all = await Promise.all(this.sources.map((source) => source.crlsFor(...args)));
@@ -89,6 +112,8 @@ export async function main(argv: string[]): Promise<number> {
       anchor: { type: 'string', multiple: true },
       crl: { type: 'string', multiple: true },
       'fetch-crls': { type: 'boolean' },
+      ocsp: { type: 'boolean' },
+      'ocsp-url': { type: 'string' },
       at: { type: 'string' },
       usage: { type: 'string' },
       cms: { type: 'string' },
@@ -102,6 +127,7 @@ export async function main(argv: string[]): Promise<number> {
   const at = values.at ? new Date(values.at) : new Date();
   if (Number.isNaN(at.getTime())) throw new UsageError(`--at ${JSON.stringify(values.at)} is not an ISO 8601 time such as 2026-01-31T12:00:00Z`);
   if (Boolean(values.cms) !== Boolean(values.content)) throw new UsageError('--cms and --content go together');
+  if (values['ocsp-url'] && !values.anchor) throw new UsageError('--ocsp-url sets the responder of the --anchor profile; give --anchor, or put revocation.ocspUrl in the --profile file and use --ocsp');
 
   const leaf = certificatesFrom(await readInput(values.cert), values.cert)[0];
   const chain = (await Promise.all((values.chain ?? []).map(async (path) => certificatesFrom(await readInput(path), path)))).flat();
@@ -120,6 +146,10 @@ export async function main(argv: string[]): Promise<number> {
     const profiles = await fileProfiles(values);
     if (profiles.length === 0) throw new UsageError('give a trust store: --trust-store live, --profile FILE or --anchor FILE');
     store = new TrustStore(profiles, 0);
+    if (values.ocsp || values['ocsp-url']) {
+      const { ocspStatus } = await import('../services/ocsp-client.js');
+      sources.unshift({ crlsFor: async () => [], ocsp: (cert, issuer, profile, at) => ocspStatus(cert, issuer, profile, at, 0) });
+    }
     if (values['fetch-crls']) {
       const { fetchCrl } = await import('../services/revocation-source.js');
       const { crlUrls } = await import('../pki/revocation.js');

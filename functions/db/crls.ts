@@ -1,4 +1,4 @@
-import { GetItemCommand, QueryCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from './client.js';
 
@@ -52,4 +52,93 @@ export async function bindingsBySerial(issuerNameHash: string, serial: string): 
     }),
   );
   return (result.Items ?? []).map((item) => String(unmarshall(item).gsi2sk));
+}
+
+/**
+ * A CRL URL of a CA profile that the scheduled refresh fetches, with the
+ * outcome of its last fetch. Items are created when validation first fetches
+ * a distribution point for the profile, and by the refresh for the profile's
+ * own URLs.
+ */
+export interface CrlSource {
+  caId: string;
+  url: string;
+  /** Time of the last successful fetch and nextUpdate of the CRL it returned. */
+  fetchedAt?: string;
+  nextUpdate?: string;
+  /** SHA-256 and DER (base64, omitted above MAX_SOURCE_DER_CHARS) of the last CRL whose entries were applied. */
+  sha256?: string;
+  derBase64?: string;
+  lastError?: string;
+  lastErrorAt?: string;
+}
+
+/** Largest CRL (as base64) kept on a source item; DynamoDB items hold at most 400 KB. */
+export const MAX_SOURCE_DER_CHARS = 300_000;
+
+export const crlSourceKey = (caId: string, url: string) => ({ pk: `CRLSRC#${caId}`, sk: url });
+
+/** Store `url` as a CRL source of CA profile `caId` unless it is stored already. */
+export async function rememberCrlSource(caId: string, url: string): Promise<void> {
+  try {
+    await dynamo().send(
+      new PutItemCommand({
+        TableName: tableName(),
+        Item: marshall({ ...crlSourceKey(caId, url), kind: 'crl-source', caId, url }),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
+}
+
+/** List every stored CRL source of CA profile `caId`. */
+export async function listCrlSources(caId: string): Promise<CrlSource[]> {
+  const sources: CrlSource[] = [];
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await dynamo().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: marshall({ ':pk': `CRLSRC#${caId}` }),
+        ExclusiveStartKey: startKey,
+        ConsistentRead: true,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const { pk, sk, kind, ...source } = unmarshall(item);
+      sources.push(source as CrlSource);
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return sources;
+}
+
+/** Record the outcome of fetching a CRL source: the fields given replace the stored ones, and fields given as null are removed. */
+export async function recordCrlFetch(caId: string, url: string, fields: { [K in keyof Omit<CrlSource, 'caId' | 'url'>]?: CrlSource[K] | null }): Promise<void> {
+  const names: Record<string, string> = { '#kind': 'kind', '#caId': 'caId', '#url': 'url' };
+  const values: Record<string, unknown> = { ':kind': 'crl-source', ':caId': caId, ':url': url };
+  const sets = ['#kind = :kind', '#caId = :caId', '#url = :url'];
+  const removes: string[] = [];
+  for (const [field, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    names[`#${field}`] = field;
+    if (value === null) {
+      removes.push(`#${field}`);
+      continue;
+    }
+    values[`:${field}`] = value;
+    sets.push(`#${field} = :${field}`);
+  }
+  await dynamo().send(
+    new UpdateItemCommand({
+      TableName: tableName(),
+      Key: marshall(crlSourceKey(caId, url)),
+      UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: marshall(values),
+    }),
+  );
 }

@@ -22,6 +22,8 @@ export const EVENT_TYPES = {
   caProfileChanged: `${OWN}ca-profile-changed`,
   /** A CA firm or operator pushed a new CRL. */
   crlPushed: `${OWN}crl-pushed`,
+  /** The scheduled refresh stored a newer CRL fetched from one of a CA's CRL URLs. */
+  crlRefreshed: `${OWN}crl-refreshed`,
   /** An operator registered a platform client or rotated its secret; read by operators only (see OPERATORS_ONLY). */
   platformClientChanged: `${OWN}platform-client-changed`,
   login: `${OWN}login`,

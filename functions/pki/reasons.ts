@@ -41,4 +41,7 @@ export class CertificateRejected extends Error {
 
   /** The candidate path (leaf first) that broke the rule, when path validation got that far. */
   path?: pkijs.Certificate[];
+
+  /** For REVOKED: whether a CRL or an OCSP response said so. */
+  revokedVia?: 'crl' | 'ocsp';
 }

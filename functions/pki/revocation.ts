@@ -221,7 +221,7 @@ export function crlUrls(cert: pkijs.Certificate): string[] {
     .map((name) => name.value as string);
 }
 
-/** Source of a path's revocation data: files, pushed CRLs, distribution points or OCSP. */
+/** Source of a path's revocation data: files, pushed CRLs, distribution points or an OCSP responder. */
 export interface RevocationSource {
   /** CRLs that may cover `cert`, whose issuer is `issuer`. */
   crlsFor(cert: pkijs.Certificate, issuer: pkijs.Certificate, profile: CaProfile, at: Date): Promise<ParsedCrl[]>;
@@ -230,13 +230,17 @@ export interface RevocationSource {
 }
 
 export type RevocationStatus =
-  | { status: 'good'; source: string; until: Date }
-  | { status: 'revoked'; source: string; reason: string; revocationDate: Date }
+  /** `notes` lists why sources tried before `source` (an OCSP responder) did not decide. */
+  | { status: 'good'; source: string; until: Date; notes?: string[] }
+  | { status: 'revoked'; source: string; reason: string; revocationDate: Date; via: 'crl' | 'ocsp' }
   | { status: 'unknown'; problems: string[] };
 
 /**
- * Decide a certificate's status from every CRL and OCSP response its source
- * offers. `issuers` are the certificate's issuer first, then other
+ * Decide a certificate's status. When the CA profile names an OCSP responder
+ * and the source can query it, its response comes first: a valid good or revoked
+ * response decides. Otherwise (no responder, status unknown, or any failure)
+ * every CRL the source offers is checked, and without a usable one the status
+ * is unknown. `issuers` are the certificate's issuer first, then other
  * certificates of the same CA (same name, validated in the same path) whose
  * key may sign its CRLs, as after a CA key rollover.
  */
@@ -248,20 +252,25 @@ export async function revocationStatus(
   source: RevocationSource,
 ): Promise<RevocationStatus> {
   const problems: string[] = [];
-  let good: RevocationStatus | undefined;
   const issuer = issuers[0];
-  for (const parsed of await source.crlsFor(cert, issuer, profile, at)) {
-    const verdict = checkCrl(cert, issuers, parsed, profile, at);
-    if (verdict.status === 'revoked') return { status: 'revoked', source: `CRL ${parsed.sha256.slice(0, 16)}`, reason: verdict.reason, revocationDate: verdict.revocationDate };
-    if (verdict.status === 'good' && !good) good = { status: 'good', source: `CRL ${parsed.sha256.slice(0, 16)}`, until: verdict.nextUpdate };
-    if (verdict.status === 'unusable') problems.push(verdict.problem);
-  }
-  if (good) return good;
   if (profile.revocation.ocspUrl && source.ocsp) {
     const answer = await source.ocsp(cert, issuer, profile, at);
     if (answer?.status === 'good' || answer?.status === 'revoked') return answer;
     if (answer?.status === 'unknown') problems.push(...answer.problems);
   }
+  const ocspNotes = [...problems];
+  let good: RevocationStatus | undefined;
+  for (const parsed of await source.crlsFor(cert, issuer, profile, at)) {
+    const verdict = checkCrl(cert, issuers, parsed, profile, at);
+    if (verdict.status === 'revoked') {
+      return { status: 'revoked', source: `CRL ${parsed.sha256.slice(0, 16)}`, reason: verdict.reason, revocationDate: verdict.revocationDate, via: 'crl' };
+    }
+    if (verdict.status === 'good' && !good) {
+      good = { status: 'good', source: `CRL ${parsed.sha256.slice(0, 16)}`, until: verdict.nextUpdate, ...(ocspNotes.length > 0 ? { notes: ocspNotes } : {}) };
+    }
+    if (verdict.status === 'unusable') problems.push(verdict.problem);
+  }
+  if (good) return good;
   if (problems.length === 0) problems.push('no CRL or OCSP answer is available for it');
   return { status: 'unknown', problems };
 }

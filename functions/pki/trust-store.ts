@@ -20,8 +20,14 @@ export interface RevocationPolicy {
   useCrlDistributionPoints: boolean;
   /** Extra CRL URLs for this CA, for example when its certificates name none. */
   crlUrls: string[];
-  /** OCSP responder URL, when the CA runs one. */
+  /** OCSP responder URL, when the CA runs one. Its response is used before CRLs. */
   ocspUrl?: string;
+  /** Hash algorithm of the CertID in OCSP requests, as the responder requires (default sha256). */
+  ocspHashAlgorithm?: 'sha256' | 'sha1';
+  /** Whether the responder echoes request nonces (default true); when false, responses without the nonce are accepted. */
+  ocspNonce?: boolean;
+  /** Maximum age in seconds of an OCSP response that has no nextUpdate (default 3600). */
+  ocspMaxAgeSeconds?: number;
   /** closed: refuse when no fresh revocation data is available; open: accept and log. */
   failPolicy: 'closed' | 'open';
 }

@@ -207,7 +207,9 @@ async function checkCandidate(candidate: CandidatePath, options: ValidationOptio
     const sameCa = path.slice(index + 2).filter((other) => nameKey(other.subject) === nameKey(cert.issuer));
     const status = await revocationStatus(cert, [path[index + 1], ...sameCa], profile, options.at, options.revocation);
     if (status.status === 'revoked') {
-      throw reject('REVOKED', cert, `revoked on ${status.revocationDate.toISOString()} (reason: ${status.reason}; ${status.source})`);
+      const error = reject('REVOKED', cert, `revoked on ${status.revocationDate.toISOString()} (reason: ${status.reason}; ${status.source})`);
+      error.revokedVia = status.via;
+      throw error;
     }
     if (status.status === 'unknown') {
       const detail = status.problems.join('; ');
@@ -218,7 +220,8 @@ async function checkCandidate(candidate: CandidatePath, options: ValidationOptio
       revocation.push({ ...describe(cert), status: 'unknown-accepted', detail });
       if (index > 0) revocationUntil = -Infinity;
     } else {
-      revocation.push({ ...describe(cert), status: 'good', detail: status.source });
+      const notes = status.notes ? `; OCSP not used: ${status.notes.join('; ')}` : '';
+      revocation.push({ ...describe(cert), status: 'good', detail: `${status.source}${notes}` });
       if (index > 0) revocationUntil = Math.min(revocationUntil, status.until.getTime());
     }
   }

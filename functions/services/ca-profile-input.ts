@@ -94,8 +94,32 @@ function revocation(value: unknown): CaProfile['revocation'] {
   const failPolicy = body.failPolicy ?? 'closed';
   if (failPolicy !== 'closed' && failPolicy !== 'open') throw invalid('revocation.failPolicy', `${JSON.stringify(failPolicy)} is not "closed" or "open"`);
   const crlUrls = list(body, 'crlUrls', 10).map((url, i) => httpUrl(url, `revocation.crlUrls[${i}]`));
-  const ocspUrl = body.ocspUrl === undefined ? undefined : httpUrl(body.ocspUrl, 'revocation.ocspUrl');
-  return { useCrlDistributionPoints: useDp, crlUrls, failPolicy, ...(ocspUrl ? { ocspUrl } : {}) };
+  return { useCrlDistributionPoints: useDp, crlUrls, failPolicy, ...ocspSettings(body) };
+}
+
+/** OCSP settings of a profile's revocation object; an empty result when it names no responder. */
+function ocspSettings(body: Fields): Partial<CaProfile['revocation']> {
+  const ocspFields = ['ocspHashAlgorithm', 'ocspNonce', 'ocspMaxAgeSeconds'].filter((field) => body[field] !== undefined);
+  if (body.ocspUrl === undefined || body.ocspUrl === null || body.ocspUrl === '') {
+    if (ocspFields.length > 0) throw invalid(`revocation.${ocspFields[0]}`, 'is set but revocation.ocspUrl is missing; give the responder URL or remove the OCSP settings');
+    return {};
+  }
+  const ocspUrl = httpUrl(body.ocspUrl, 'revocation.ocspUrl');
+  const url = new URL(ocspUrl);
+  if (url.username || url.password) throw invalid('revocation.ocspUrl', 'must not carry a user name or password; OCSP requests are not authenticated');
+  if (url.hash) throw invalid('revocation.ocspUrl', `${url.href} has a fragment; remove it`);
+  if (ocspUrl.length > 2000) throw invalid('revocation.ocspUrl', `has ${ocspUrl.length} characters; at most 2000 are allowed`);
+  const hashAlgorithm = body.ocspHashAlgorithm ?? 'sha256';
+  if (hashAlgorithm !== 'sha256' && hashAlgorithm !== 'sha1') {
+    throw invalid('revocation.ocspHashAlgorithm', `${JSON.stringify(hashAlgorithm)} is not "sha256" or "sha1"; use the CertID hash the responder requires`);
+  }
+  const nonce = body.ocspNonce ?? true;
+  if (typeof nonce !== 'boolean') throw invalid('revocation.ocspNonce', 'must be true (the responder echoes nonces) or false (it serves pre-produced responses)');
+  const maxAge = body.ocspMaxAgeSeconds ?? 3600;
+  if (!Number.isInteger(maxAge) || (maxAge as number) < 60 || (maxAge as number) > 7 * 86400) {
+    throw invalid('revocation.ocspMaxAgeSeconds', `${JSON.stringify(maxAge)} must be a whole number of seconds from 60 to 604800 (7 days)`);
+  }
+  return { ocspUrl, ocspHashAlgorithm: hashAlgorithm, ocspNonce: nonce, ocspMaxAgeSeconds: maxAge as number };
 }
 
 function rsaKeyBits(value: unknown): CaProfile['rsaKeyBits'] {

@@ -1,3 +1,4 @@
+import type * as pkijs from 'pkijs';
 import { commitWithEvents, ConditionFailed, type DomainEvent } from '../db/events.js';
 import { bumpTrustVersion, getCaProfile, invalidateTrustStore, listCaProfiles, putCaProfile } from '../db/ca-profiles.js';
 import { bindingsBySerial, getPushedCrl, putPushedCrl } from '../db/crls.js';
@@ -92,19 +93,10 @@ export async function pushCrl(caId: string, input: string, actor: string): Promi
     if (error instanceof MalformedInput) throw badRequest('CRL_INVALID', error.message, { field: 'crl' });
     throw error;
   }
-  const store = new TrustStore([profile]);
-  const candidates = [...store.bySubject.values()].flat().map((entry) => entry.cert);
-  const signer = checkCrlSignature(parsed, candidates, profile);
-  const issuer = nameToString(parsed.crl.issuer);
-  if (!signer) {
-    throw new CrlRejected(`the CRL of "${issuer}" is not signed by any CA certificate of profile ${caId} (or uses an algorithm it does not allow); a forged or foreign CRL is rejected`);
-  }
   const now = new Date();
-  const nextUpdate = parsed.crl.nextUpdate?.value;
-  if (!nextUpdate) throw new CrlRejected('the CRL has no nextUpdate; a CRL must say when the next one is due');
-  if (nextUpdate < now) throw new CrlRejected(`the CRL is stale: its nextUpdate ${nextUpdate.toISOString()} has passed; push a current CRL`);
-  if (parsed.crl.thisUpdate.value.getTime() > now.getTime() + 5 * 60_000) throw new CrlRejected(`the CRL thisUpdate ${parsed.crl.thisUpdate.value.toISOString()} is in the future`);
-  if (parsed.crl.crlExtensions?.extensions.some((ext) => ext.extnID === CRL_OID.deltaCrlIndicator)) throw new CrlRejected('delta CRLs are not accepted; push the complete CRL');
+  const signer = verifyProfileCrl(profile, parsed, now);
+  const issuer = nameToString(parsed.crl.issuer);
+  const nextUpdate = parsed.crl.nextUpdate!.value;
 
   const signerSpkiHash = spkiHash(signer);
   const previous = await getPushedCrl(signerSpkiHash);
@@ -147,6 +139,46 @@ export async function pushCrl(caId: string, input: string, actor: string): Promi
     if (previous) previousEntries = new Set(parseCrl(Buffer.from(previous.derBase64, 'base64')).entries.keys());
   }
   // Re-pushing the same CRL re-checks every entry, so an interrupted push can be completed by repeating it.
+  result.revokedBindings = await revokeListedBindings(parsed, previousEntries, { label: `CRL of "${issuer}" pushed for CA profile ${caId}`, source: 'pushed-crl', actor });
+  log.info('CRL pushed', { caId, issuer, stored: result.stored, entries: result.entries, revokedBindings: result.revokedBindings.length, actor });
+  return result;
+}
+
+/**
+ * Check that a CRL may be stored for CA profile `profile`: signed by one of
+ * its CA certificates (anchor or intermediate) with an allowed algorithm,
+ * current at `now` (thisUpdate at most 5 minutes ahead) and complete (not a
+ * delta CRL). Returns the signing certificate; throws CrlRejected saying why not.
+ */
+export function verifyProfileCrl(profile: CaProfile, parsed: ParsedCrl, now: Date): pkijs.Certificate {
+  const store = new TrustStore([profile]);
+  const candidates = [...store.bySubject.values()].flat().map((entry) => entry.cert);
+  const signer = checkCrlSignature(parsed, candidates, profile);
+  const issuer = nameToString(parsed.crl.issuer);
+  if (!signer) {
+    throw new CrlRejected(`the CRL of "${issuer}" is not signed by any CA certificate of profile ${profile.id} (or uses an algorithm it does not allow); a forged or foreign CRL is rejected`);
+  }
+  const nextUpdate = parsed.crl.nextUpdate?.value;
+  if (!nextUpdate) throw new CrlRejected('the CRL has no nextUpdate; a CRL must say when the next one is due');
+  if (nextUpdate < now) throw new CrlRejected(`the CRL is stale: its nextUpdate ${nextUpdate.toISOString()} has passed; push a current CRL`);
+  if (parsed.crl.thisUpdate.value.getTime() > now.getTime() + 5 * 60_000) throw new CrlRejected(`the CRL thisUpdate ${parsed.crl.thisUpdate.value.toISOString()} is in the future`);
+  if (parsed.crl.crlExtensions?.extensions.some((ext) => ext.extnID === CRL_OID.deltaCrlIndicator)) throw new CrlRejected('delta CRLs are not accepted; push the complete CRL');
+  return signer;
+}
+
+/**
+ * Mark revoked the bindings of every certificate that `parsed` lists and
+ * `previousEntries` (serial keys of an earlier CRL) does not, except entries
+ * with reason removeFromCRL. markBindingRevoked records each revocation once,
+ * so repeating this, or running it twice at once, is harmless. Returns the
+ * fingerprints of the bindings this call revoked.
+ */
+export async function revokeListedBindings(
+  parsed: ParsedCrl,
+  previousEntries: Set<string>,
+  notice: { label: string; source: string; actor: string },
+): Promise<string[]> {
+  const revoked: string[] = [];
   const issuerNameHash = sha256Hex(parsed.crl.issuer.toSchema().toBER(false));
   for (const [serialKey, entry] of parsed.entries) {
     if (previousEntries.has(serialKey)) continue;
@@ -155,15 +187,14 @@ export async function pushCrl(caId: string, input: string, actor: string): Promi
     const code = (reasonCode?.parsedValue as { valueBlock?: { valueDec?: number } } | undefined)?.valueBlock?.valueDec ?? 0;
     if (CRL_REASONS[code] === 'removeFromCRL') continue;
     for (const fingerprint of await bindingsBySerial(issuerNameHash, serial)) {
-      const reason = `${CRL_REASONS[code] ?? 'unspecified'} (CRL of "${issuer}" pushed for CA profile ${caId})`;
-      if (await markBindingRevoked(fingerprint, { reason, source: 'pushed-crl', actor })) result.revokedBindings.push(fingerprint);
+      const reason = `${CRL_REASONS[code] ?? 'unspecified'} (${notice.label})`;
+      if (await markBindingRevoked(fingerprint, { reason, source: notice.source, actor: notice.actor, revokedAt: entry.revocationDate.value })) revoked.push(fingerprint);
     }
   }
-  log.info('CRL pushed', { caId, issuer, stored: result.stored, entries: result.entries, revokedBindings: result.revokedBindings.length, actor });
-  return result;
+  return revoked;
 }
 
-class CrlRejected extends ApiError {
+export class CrlRejected extends ApiError {
   constructor(message: string) {
     super(422, 'CRL_INVALID', message);
   }

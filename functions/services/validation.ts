@@ -27,7 +27,7 @@ export async function validateForService(
     });
   } catch (error) {
     if (error instanceof CertificateRejected && error.code === 'REVOKED' && error.certificate?.serial === serialHex(leaf)) {
-      await markBindingRevoked(fingerprint(leaf), { reason: error.message, source: 'crl', actor: context.actor });
+      await markBindingRevoked(fingerprint(leaf), { reason: error.message, source: error.revokedVia ?? 'crl', actor: context.actor });
     }
     throw error;
   }

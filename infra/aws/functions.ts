@@ -136,7 +136,8 @@ export const FUNCTIONS: FunctionEntry[] = [
     name: 'crl-refresh',
     entry: 'functions/handlers/crl-refresh.ts',
     triggers: [{ kind: 'schedule', schedule: 'crlRefresh' }],
-    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'Query'], queryIndexes: ['gsi1'] },
+    // gsi1 lists CA profiles; gsi2 finds the bindings of a serial a CRL lists.
+    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
     timeoutSeconds: 300,
   },
   {

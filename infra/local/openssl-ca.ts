@@ -100,6 +100,12 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 ${crlDp}[ crl_ext ]
 authorityKeyIdentifier = keyid:always
+[ ocsp_signing_ext ]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature
+extendedKeyUsage = OCSPSigning
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
 `;
 };
 
@@ -136,7 +142,7 @@ export interface EnterpriseCertificateOptions {
   /** Validity window as openssl ca dates (YYYYMMDDHHMMSSZ); defaults to now .. +365 days. */
   startDate?: string;
   endDate?: string;
-  /** Extension section of the CA config: enterprise_ext (default), intermediate_ext or encipher_only_ext. */
+  /** Extension section of the CA config: enterprise_ext (default), intermediate_ext, encipher_only_ext or ocsp_signing_ext (a delegated OCSP responder). */
   extensions?: string;
 }
 

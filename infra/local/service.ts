@@ -11,6 +11,7 @@ import { handler as apiHandler } from '../../functions/handlers/api.js';
 import { handler as caSyncHandler } from '../../functions/handlers/ca-sync.js';
 import { handler as feedHandler } from '../../functions/handlers/feed.js';
 import { handler as oidcHandler } from '../../functions/handlers/oidc.js';
+import { startLocalCrlRefresh, type LocalCrlRefresh } from './crl-refresh.js';
 import { startLocalDispatcher, type LocalDispatcher } from './dispatcher.js';
 import { createHost } from './host.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
@@ -23,6 +24,8 @@ export interface LocalService {
   server: Server;
   /** The in-process push dispatcher, absent when started with `dispatcher: false`. */
   dispatcher?: LocalDispatcher;
+  /** The CRL refresh on a timer; `runOnce` runs it at once. */
+  crlRefresh: LocalCrlRefresh;
   stop(): Promise<void>;
 }
 
@@ -84,13 +87,16 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     throw error;
   }
   const dispatcher = options.dispatcher === false ? undefined : await startLocalDispatcher();
+  const crlRefresh = startLocalCrlRefresh();
   return {
     url,
     port,
     db,
     server,
     dispatcher,
+    crlRefresh,
     stop: async () => {
+      await crlRefresh.stop();
       await dispatcher?.stop();
       await new Promise<void>((done) => server.close(() => done()));
       server.closeAllConnections();

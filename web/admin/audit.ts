@@ -19,6 +19,7 @@ const EVENT_TYPE_TEXT: Record<string, Text> = {
   [EVENT_TYPES.caSyncDenied]: { zh: 'CA 同步被拒', en: 'CA sync denied' },
   [EVENT_TYPES.caProfileChanged]: { zh: 'CA 配置变更', en: 'CA profile changed' },
   [EVENT_TYPES.crlPushed]: { zh: 'CRL 推送', en: 'CRL pushed' },
+  [EVENT_TYPES.crlRefreshed]: { zh: 'CRL 定时更新', en: 'CRL refreshed' },
   [EVENT_TYPES.platformClientChanged]: { zh: '平台登记或换密钥', en: 'platform registered or secret rotated' },
   [EVENT_TYPES.login]: { zh: '登录', en: 'login' },
 };

@@ -54,6 +54,8 @@ function compareSpecificity(a: Candidate, b: Candidate): number {
   // Among greedy routes the longer fixed prefix is more specific.
   if (a.kind === 1 && a.literals.length !== b.literals.length) return b.literals.length - a.literals.length;
   // A literal segment beats a variable at the first position where they differ.
+  // NOTE: the API Gateway guide states only "full match, then greedy variable, then $default";
+  // this tie-break is an assumption. Routes of the service that depend on it go to the same function.
   for (let index = 0; index < Math.min(a.literals.length, b.literals.length); index += 1) {
     if (a.literals[index] !== b.literals[index]) return b.literals[index] - a.literals[index];
   }

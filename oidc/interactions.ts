@@ -2,7 +2,7 @@ import type Provider from 'oidc-provider';
 import { readLoginContext, type LoginContext } from '../functions/db/login-context.js';
 import { ApiError } from '../functions/lib/errors.js';
 import { log } from '../functions/lib/log.js';
-import { audienceOf, refusedScopes, requestedScopes } from '../functions/services/login-interaction.js';
+import { audienceOf, refusedScopes, requestedScopes } from '../functions/services/login-policy.js';
 import { passkeyAllowed, requiredAcrLevel } from './acr-levels.js';
 import { ACR } from './claims.js';
 import { errorPage } from './provider.js';

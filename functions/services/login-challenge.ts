@@ -21,11 +21,17 @@ export interface LoginChallenge {
   expiresAt: number;
 }
 
+/** Overrides for tests: the clock, and cookie keys in place of the provider's. */
+export interface ChallengeOptions {
+  now?: Date;
+  cookieKeys?: string[];
+}
+
 let derived: { cookieKeys: string[]; macKeys: Buffer[] } | undefined;
 
-/** HMAC keys derived from the provider's cookie keys, first one signing; the others still verify, for rotation. */
-async function macKeys(): Promise<Buffer[]> {
-  const cookieKeys = await providerCookieKeys();
+/** HMAC keys derived from the cookie keys, first one signing; the others still verify, so a rotation keeps issued challenges valid. */
+async function macKeys(options: ChallengeOptions): Promise<Buffer[]> {
+  const cookieKeys = options.cookieKeys ?? (await providerCookieKeys());
   if (derived?.cookieKeys !== cookieKeys) {
     derived = { cookieKeys, macKeys: cookieKeys.map((key) => Buffer.from(hkdfSync('sha256', Buffer.from(key, 'utf8'), Buffer.alloc(0), HKDF_INFO, 32))) };
   }
@@ -39,9 +45,9 @@ const mac = (key: Buffer, body: string) => createHmac('sha256', key).update(body
  * interaction, a random nonce and an expiry `challengeTtlSeconds` from `now`,
  * authenticated with an HMAC line.
  */
-export async function issueLoginChallenge(uid: string, now = new Date()): Promise<LoginChallenge> {
-  const [signingKey] = await macKeys();
-  const expiresAt = Math.floor(now.getTime() / 1000) + config().challengeTtlSeconds;
+export async function issueLoginChallenge(uid: string, options: ChallengeOptions = {}): Promise<LoginChallenge> {
+  const [signingKey] = await macKeys(options);
+  const expiresAt = Math.floor((options.now ?? new Date()).getTime() / 1000) + config().challengeTtlSeconds;
   const body = [
     HEADER,
     `purpose=${PURPOSE}`,
@@ -60,7 +66,7 @@ const invalid = (message: string) => new CertificateRejected('CHALLENGE_INVALID'
  * `uid` and that it has not expired. Throws CertificateRejected with code
  * CHALLENGE_INVALID and the reason otherwise.
  */
-export async function checkLoginChallenge(text: string, uid: string, now = new Date()): Promise<void> {
+export async function checkLoginChallenge(text: string, uid: string, options: ChallengeOptions = {}): Promise<void> {
   const lines = text.split('\n');
   if (lines[0] !== HEADER) {
     // A stored challenge (binding, passkey) names its purpose in a line of its own.
@@ -71,7 +77,7 @@ export async function checkLoginChallenge(text: string, uid: string, now = new D
   const macLine = lines.at(-1) ?? '';
   const body = lines.slice(0, -1).join('\n');
   const given = Buffer.from(macLine.startsWith('mac=') ? macLine.slice(4) : '', 'utf8');
-  const keys = await macKeys();
+  const keys = await macKeys(options);
   const authentic = keys.some((key) => {
     const expected = Buffer.from(mac(key, body), 'utf8');
     return expected.length === given.length && timingSafeEqual(expected, given);
@@ -84,5 +90,5 @@ export async function checkLoginChallenge(text: string, uid: string, now = new D
   if (fields.origin !== config().origin) throw invalid(`the challenge was issued for origin ${fields.origin}, not ${config().origin}`);
   if (fields.context !== uid) throw invalid(`the challenge was issued for sign-in ${fields.context}, not ${uid}; request a new challenge on this page`);
   const expiresAt = Date.parse(fields.expires ?? '');
-  if (!(expiresAt > now.getTime())) throw invalid(`the challenge expired at ${fields.expires}; request a new one`);
+  if (!(expiresAt > (options.now ?? new Date()).getTime())) throw invalid(`the challenge expired at ${fields.expires}; request a new one`);
 }

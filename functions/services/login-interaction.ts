@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { ConditionFailed, commitWithEvents } from '../db/events.js';
 import { putLoginContext, type LoginContext } from '../db/login-context.js';
-import { countLogin } from '../db/login-stats.js';
+import { countLogin } from '../db/login-counter.js';
 import { readOidcPayload } from '../db/oidc-items.js';
 import { config } from '../lib/config.js';
 import { ApiError } from '../lib/errors.js';
@@ -11,26 +11,7 @@ import type { HttpEvent } from '../lib/http.js';
 import { log } from '../lib/log.js';
 import { providerCookieKeys } from '../lib/provider-secrets.js';
 import { GRANT_TTL_SECONDS } from '../../oidc/ttl.js';
-import { ADMIN_CONSOLE_CLIENT_ID } from './first-party-clients.js';
-
-/** Which accounts a login interaction accepts: enterprises (platforms, portal) or operators (admin console). */
-export type Audience = 'enterprise' | 'operator';
-
-/** Scopes an account of each kind may be granted, whatever the client may request. */
-const GRANTABLE_SCOPES: Record<Audience, Set<string>> = {
-  enterprise: new Set(['openid', 'enterprise', 'offline_access']),
-  operator: new Set(['openid', 'admin']),
-};
-
-/** The accounts that the login interaction of `clientId` accepts. */
-export const audienceOf = (clientId: string): Audience => (clientId === ADMIN_CONSOLE_CLIENT_ID ? 'operator' : 'enterprise');
-
-/** The requested scopes of an authorization request that an account of `audience` may not be granted. */
-export function refusedScopes(audience: Audience, params: Record<string, unknown>): string[] {
-  return requestedScopes(params).filter((scope) => !GRANTABLE_SCOPES[audience].has(scope));
-}
-
-export const requestedScopes = (params: Record<string, unknown>): string[] => String(params.scope ?? 'openid').split(' ').filter(Boolean);
+import { audienceOf, refusedScopes, type Audience } from './login-policy.js';
 
 /** URL of the provider's step that ends interaction `uid` with the login recorded for it. */
 export const finishUrl = (uid: string) => `${config().issuer}/interaction/${encodeURIComponent(uid)}/finish`;

@@ -6,7 +6,7 @@ import { log } from '../lib/log.js';
 import { PasskeyRejected } from '../webauthn/reasons.js';
 import { parseAuthenticationResponse, verifyPasskeyAuthentication } from '../webauthn/verify.js';
 import { claimCeremonyChallenge } from './passkey-ceremony.js';
-import type { Audience } from './login-interaction.js';
+import type { Audience } from './login-policy.js';
 import { hasUsableCertificate } from './passkeys.js';
 
 export type { Audience };

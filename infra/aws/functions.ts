@@ -80,7 +80,7 @@ export const FUNCTIONS: FunctionEntry[] = [
         ],
       },
     ],
-    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
+    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
     // The cookie keys check the interaction cookie and derive the login challenge key.
     readsProviderKeys: true,
   },
@@ -120,7 +120,7 @@ export const FUNCTIONS: FunctionEntry[] = [
         ],
       },
     ],
-    table: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
+    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
     readsProviderKeys: true,
     memoryMb: 1024,
   },

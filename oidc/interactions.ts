@@ -87,8 +87,8 @@ async function showLogin(provider: Provider, ctx: Ctx, uid: string): Promise<voi
  * browser's interaction cookie (interactionDetails). A request for a scope that
  * the account kind may not have ends with invalid_scope. Otherwise the login
  * context recorded under the interaction uid must exist, be unexpired and fit
- * this interaction; the grant takes the uid as its id, so that context is the
- * grant's login context.
+ * this interaction. The grant takes the uid as its id, so that context becomes
+ * the grant's login context.
  */
 async function finish(provider: Provider, ctx: Ctx, uid: string): Promise<void> {
   const interaction = await details(provider, ctx, uid);

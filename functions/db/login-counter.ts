@@ -4,7 +4,7 @@ import { tableName } from './client.js';
 
 // Apart from login-stats.ts, so the functions that record logins are not granted the reads of the statistics.
 
-/** Key of the item that holds the login counters of one UTC day. */
+/** Key of the item that contains the login counters of one UTC day. */
 export const loginStatsKey = (day: string) => ({ pk: `STATS#LOGIN#${day}`, sk: 'STATS' });
 
 /**

@@ -16,7 +16,7 @@ import { audienceOf, refusedScopes, type Audience } from './login-policy.js';
 /** URL of the provider's step that ends interaction `uid` with the login recorded for it. */
 export const finishUrl = (uid: string) => `${config().issuer}/interaction/${encodeURIComponent(uid)}/finish`;
 
-/** A login interaction of the provider as a function without the provider sees it. */
+/** A login interaction of the provider, as read from the table without the provider. */
 export interface PendingInteraction {
   uid: string;
   clientId: string;
@@ -81,8 +81,8 @@ export interface VerifiedLogin {
  * Record a verified login for its interaction and return where the browser
  * goes next: the provider's finish step. The caller's items, the login context
  * (keyed by the interaction uid, and only if none exists), the daily counters
- * and the login event commit in one transaction, so a second submission for
- * the same interaction records nothing and fails with LOGIN_ALREADY_RECORDED.
+ * and the login event commit in one transaction. A second submission for the
+ * same interaction therefore records nothing and fails with LOGIN_ALREADY_RECORDED.
  * A request for a scope that the account kind may not have records nothing:
  * the finish step ends it with invalid_scope.
  */

@@ -129,7 +129,7 @@ function rejectUnfitLogin(login: LoginContext | undefined, interaction: Interact
     (login.acr === ACR.certificate || passkeyAllowed(interaction.params));
   if (!fits) {
     log.error('recorded login does not fit its interaction', { uid: interaction.uid, clientId: interaction.params.client_id, recordedClientId: login.clientId, method: login.method });
-    throw new ApiError(400, 'LOGIN_NOT_RECORDED', `the login recorded for sign-in ${interaction.uid} does not fit it; go back to the trading platform and start again`);
+    throw new ApiError(400, 'LOGIN_NOT_RECORDED', `the login recorded for sign-in ${interaction.uid} was made for another client, account kind or assurance level; go back to the trading platform and start again`);
   }
 }
 

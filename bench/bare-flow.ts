@@ -15,7 +15,7 @@ import { providerLambdaHandler, type LambdaHandler } from '../oidc/lambda.js';
  */
 export async function startBareProvider(platform: PlatformSettings): Promise<{ url: string; server: Server }> {
   let handler: LambdaHandler | undefined;
-  const server = createHost([{ prefix: '/', handler: (event, context) => handler!(event, context) }]);
+  const server = createHost(() => (event, context) => handler!(event, context));
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const url = `http://localhost:${(server.address() as AddressInfo).port}`;
   const keys = await generateProviderKeys();

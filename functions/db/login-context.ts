@@ -5,10 +5,16 @@ import { queryIndex } from './query.js';
 
 /**
  * How an account logged in, kept per OIDC grant so that the ID token and
- * userinfo can name the certificate (x5t#S256) or passkey used.
+ * userinfo can name the certificate (x5t#S256) or passkey used. The function
+ * that verifies a login records it under the login interaction's uid, and the
+ * provider's finish step creates the grant with that uid as its id.
  */
 export interface LoginContext {
   grantId: string;
+  /** The account's subject; absent in contexts recorded before it was stored. */
+  accountId?: string;
+  /** The client the login interaction was for; absent in contexts recorded before it was stored. */
+  clientId?: string;
   /** The enterprise that logged in; absent for operator logins. */
   creditCode?: string;
   /** The operator that logged in, for admin console logins. */
@@ -29,8 +35,10 @@ const credentialIndexKey = (credentialId: string) => `LOGINWAC#${credentialId}`;
 
 /**
  * Transaction item that stores a login context, written together with the
- * login event. Passkey logins are indexed by credential, so that revoking the
- * credential can find and end the grants it opened.
+ * login event. The put fails when a context with that id exists, so one login
+ * interaction records at most one login: a replayed, repeated or concurrent
+ * submission fails the whole transaction. Passkey logins are indexed by
+ * credential, so that revoking the credential can find and end the grants it opened.
  */
 export function putLoginContext(context: LoginContext): TransactWriteItem {
   const index = context.credentialId ? { gsi2pk: credentialIndexKey(context.credentialId), gsi2sk: context.grantId } : {};
@@ -38,6 +46,7 @@ export function putLoginContext(context: LoginContext): TransactWriteItem {
     Put: {
       TableName: tableName(),
       Item: marshall({ ...key(context.grantId), kind: 'login-context', ...index, ...context, ttl: context.expiresAt }, { removeUndefinedValues: true }),
+      ConditionExpression: 'attribute_not_exists(pk)',
     },
   };
 }
@@ -61,10 +70,17 @@ export function clearLoginContextCache(): void {
   cache.clear();
 }
 
+/** Read a login context, from this instance's cache when it has it; expired contexts count as absent. */
 export async function getLoginContext(grantId: string): Promise<LoginContext | undefined> {
   const now = Math.floor(Date.now() / 1000);
   const cached = cache.get(grantId);
   if (cached) return cached.expiresAt > now ? cached : undefined;
+  return readLoginContext(grantId);
+}
+
+/** Read a login context from the table with a consistent read, bypassing the cache, and cache it. */
+export async function readLoginContext(grantId: string): Promise<LoginContext | undefined> {
+  const now = Math.floor(Date.now() / 1000);
   const result = await dynamo().send(new GetItemCommand({ TableName: tableName(), Key: marshall(key(grantId)), ConsistentRead: true }));
   if (!result.Item) return undefined;
   const { pk, sk, kind, ttl, gsi2pk, gsi2sk, ...context } = unmarshall(result.Item);

@@ -1,6 +1,7 @@
-import { BatchGetItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { tableName, dynamo } from './client.js';
+import { loginStatsKey as key } from './login-counter.js';
 
 /** Logins of one UTC day, counted per platform client and per method. */
 export interface DailyLogins {
@@ -10,25 +11,6 @@ export interface DailyLogins {
   byMethod: Record<string, number>;
 }
 
-const key = (day: string) => ({ pk: `STATS#LOGIN#${day}`, sk: 'STATS' });
-
-/**
- * Transaction item that counts one login, written with the login event so
- * the counters match the feed. Counters are attributes "total",
- * "client:<id>" and "method:<name>" of one item per UTC day.
- */
-export function countLogin(at: Date, clientId: string, method: string): TransactWriteItem {
-  const day = at.toISOString().slice(0, 10);
-  return {
-    Update: {
-      TableName: tableName(),
-      Key: marshall(key(day)),
-      UpdateExpression: 'SET kind = :kind, #day = :day ADD #total :one, #client :one, #method :one',
-      ExpressionAttributeNames: { '#day': 'day', '#total': 'total', '#client': `client:${clientId}`, '#method': `method:${method}` },
-      ExpressionAttributeValues: marshall({ ':kind': 'login-stats', ':day': day, ':one': 1 }),
-    },
-  };
-}
 
 /** Read the daily counters of the last `days` UTC days, oldest first; days without logins are zero. */
 export async function readLoginStats(days: number, until = new Date()): Promise<DailyLogins[]> {

@@ -9,7 +9,7 @@ import { CertificateRejected } from '../pki/reasons.js';
 import { bindCertificate } from '../services/binding.js';
 import { rejectionError } from '../services/certificate-proof.js';
 import { confirmDetails, registerEnterprise, requireCreditCode } from '../services/registration.js';
-import { passkeyRoutes } from './passkey-routes.js';
+import { certificateLoginRoutes } from './certificate-login-routes.js';
 
 /** The public view of an enterprise: no contact details, which only its owner sees. */
 export function publicEnterprise(enterprise: Enterprise) {
@@ -120,8 +120,8 @@ const routes: Route[] = [
       return json(201, { challenge: challenge.text, expiresAt: new Date(challenge.expiresAt * 1000).toISOString() });
     },
   },
-  ...passkeyRoutes,
+  ...certificateLoginRoutes,
 ];
 
-/** Lambda entry point for the enterprise registration and binding API. */
+/** Lambda entry point for the enterprise registration and binding API and for certificate login. */
 export const handler = router(routes);

@@ -8,7 +8,7 @@ import { fingerprint, issuerNameHash, nameToString, organizationName, serialHex 
 import { locateCreditCode } from '../pki/credit-code-locator.js';
 import { CertificateRejected } from '../pki/reasons.js';
 import { parseDetails, requireCreditCode } from './registration.js';
-import { parseSubmission, proveCertificate } from './certificate-proof.js';
+import { parseSubmission, proveCertificate, storedChallenge } from './certificate-proof.js';
 import { certificatePem } from '../pki/pem.js';
 
 export interface BindResult {
@@ -33,7 +33,7 @@ export async function bindCertificate(creditCodeInput: string, body: Record<stri
   }
   const confirmDetails = body.confirmDetails === true;
 
-  const { leaf, validated } = await proveCertificate(submission, { purpose: 'bind', context: creditCode, usage: 'bind' });
+  const { leaf, validated } = await proveCertificate(submission, { challenge: storedChallenge('bind', creditCode), usage: 'bind', actor: `bind:${creditCode}` });
   const located = locateCreditCode(leaf, validated.profile);
   if (located.code !== creditCode) {
     throw new CertificateRejected(

@@ -4,6 +4,7 @@ import type { CertificateBinding } from '../db/certificates.js';
 import { fingerprint, nameToString, serialHex } from '../pki/certificate.js';
 import { CertificateRejected } from '../pki/reasons.js';
 import { parseSubmission, proveCertificate } from './certificate-proof.js';
+import { checkLoginChallenge } from './login-challenge.js';
 
 export interface CertificateLogin {
   enterprise: Enterprise;
@@ -12,11 +13,17 @@ export interface CertificateLogin {
 
 /**
  * Authenticate an enterprise by a bound certificate for the login interaction
- * `interactionId`: the challenge must have been issued for that interaction.
+ * `interactionId`: the challenge must be a login challenge this service issued
+ * for that interaction and must not have expired. Replays are stopped where
+ * the login is recorded, not here.
  */
 export async function loginWithCertificate(interactionId: string, body: Record<string, unknown>): Promise<CertificateLogin> {
   const submission = parseSubmission(body);
-  const { leaf } = await proveCertificate(submission, { purpose: 'login', context: interactionId, usage: 'login' });
+  const { leaf } = await proveCertificate(submission, {
+    challenge: { precheck: () => undefined, check: (text) => checkLoginChallenge(text, interactionId) },
+    usage: 'login',
+    actor: `login:${interactionId}`,
+  });
   const who = { subject: nameToString(leaf.subject), serial: serialHex(leaf) };
   const binding = await getBinding(fingerprint(leaf));
   if (!binding) {

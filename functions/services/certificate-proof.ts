@@ -54,21 +54,61 @@ export function rejectionError(error: CertificateRejected): ApiError {
 export interface ProvenCertificate {
   leaf: pkijs.Certificate;
   validated: ValidatedPath;
-  challenge: Challenge;
+}
+
+/** How a submission's challenge is accepted: a stored single-use challenge, or a stateless login challenge. */
+export interface ChallengeCheck {
+  /** Reject a text that cannot be a challenge of this kind, before any certificate work. */
+  precheck(text: string): void;
+  /** Accept the challenge or throw CertificateRejected with code CHALLENGE_INVALID; a stored challenge is consumed here. */
+  check(text: string): Promise<void>;
 }
 
 /**
- * Check a submission completely: the challenge is consumed (single use) and
- * must match purpose, origin and context; the certificate must chain to a
- * trusted CA under the rules for `usage`; the signature must cover exactly the
- * challenge text. Throws CertificateRejected or ApiError.
+ * Check a stored challenge: it is consumed (single use), even when the
+ * certificate turns out to be bad, and must match purpose, origin and context.
+ */
+export function storedChallenge(purpose: ChallengePurpose, context: string): ChallengeCheck {
+  return {
+    precheck(text) {
+      if (!nonceOf(text)) throw new CertificateRejected('CHALLENGE_INVALID', 'the challenge text is not one this service issued (no nonce line); request a new challenge');
+    },
+    async check(text) {
+      const consumed = await consumeChallenge(nonceOf(text)!);
+      if (!consumed.ok) {
+        throw new CertificateRejected(
+          'CHALLENGE_INVALID',
+          consumed.reason === 'expired' ? 'the challenge has expired; request a new one' : 'the challenge is unknown or was already used; request a new one',
+        );
+      }
+      const challenge: Challenge = consumed.challenge;
+      if (challenge.text !== text) {
+        throw new CertificateRejected('CHALLENGE_INVALID', 'the challenge text was altered; sign the text exactly as issued');
+      }
+      if (challenge.purpose !== purpose) {
+        throw new CertificateRejected('CHALLENGE_INVALID', `the challenge was issued for ${challenge.purpose}, not ${purpose}; request a challenge for ${purpose}`);
+      }
+      if (challenge.origin !== config().origin) {
+        throw new CertificateRejected('CHALLENGE_INVALID', `the challenge was issued for origin ${challenge.origin}, not ${config().origin}`);
+      }
+      if ((challenge.context ?? '') !== context) {
+        throw new CertificateRejected('CHALLENGE_INVALID', `the challenge was issued for ${challenge.context || 'another request'}, not ${context}`);
+      }
+    },
+  };
+}
+
+/**
+ * Check a submission completely: the challenge must pass `expected.challenge`;
+ * the certificate must chain to a trusted CA under the rules for `usage`; the
+ * signature must cover exactly the challenge text. Throws CertificateRejected
+ * or ApiError.
  */
 export async function proveCertificate(
   submission: CertificateSubmission,
-  expected: { purpose: ChallengePurpose; context: string; usage: Usage; actor?: string },
+  expected: { challenge: ChallengeCheck; usage: Usage; actor: string },
 ): Promise<ProvenCertificate> {
-  const nonce = nonceOf(submission.challenge);
-  if (!nonce) throw new CertificateRejected('CHALLENGE_INVALID', 'the challenge text is not one this service issued (no nonce line); request a new challenge');
+  expected.challenge.precheck(submission.challenge);
 
   let leaf: pkijs.Certificate;
   let chain: pkijs.Certificate[];
@@ -82,31 +122,10 @@ export async function proveCertificate(
     throw error;
   }
 
-  // The challenge is consumed even when the certificate turns out to be bad, so it cannot be retried.
-  const consumed = await consumeChallenge(nonce);
-  if (!consumed.ok) {
-    throw new CertificateRejected(
-      'CHALLENGE_INVALID',
-      consumed.reason === 'expired' ? 'the challenge has expired; request a new one' : 'the challenge is unknown or was already used; request a new one',
-    );
-  }
-  const challenge = consumed.challenge;
-  if (challenge.text !== submission.challenge) {
-    throw new CertificateRejected('CHALLENGE_INVALID', 'the challenge text was altered; sign the text exactly as issued');
-  }
-  if (challenge.purpose !== expected.purpose) {
-    throw new CertificateRejected('CHALLENGE_INVALID', `the challenge was issued for ${challenge.purpose}, not ${expected.purpose}; request a challenge for ${expected.purpose}`);
-  }
-  if (challenge.origin !== config().origin) {
-    throw new CertificateRejected('CHALLENGE_INVALID', `the challenge was issued for origin ${challenge.origin}, not ${config().origin}`);
-  }
-  if ((challenge.context ?? '') !== expected.context) {
-    throw new CertificateRejected('CHALLENGE_INVALID', `the challenge was issued for ${challenge.context || 'another request'}, not ${expected.context}`);
-  }
-
-  const validated = await validateForService(leaf, chain, expected.usage, { actor: expected.actor ?? `${expected.purpose}:${expected.context}` });
-  await verifyChallengeSignature(leaf, new TextEncoder().encode(challenge.text), signature, submission.signatureFormat, validated.profile.sm2SignerId);
-  return { leaf, validated, challenge };
+  await expected.challenge.check(submission.challenge);
+  const validated = await validateForService(leaf, chain, expected.usage, { actor: expected.actor });
+  await verifyChallengeSignature(leaf, new TextEncoder().encode(submission.challenge), signature, submission.signatureFormat, validated.profile.sm2SignerId);
+  return { leaf, validated };
 }
 
 export { validateForService };

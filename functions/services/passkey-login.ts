@@ -6,10 +6,10 @@ import { log } from '../lib/log.js';
 import { PasskeyRejected } from '../webauthn/reasons.js';
 import { parseAuthenticationResponse, verifyPasskeyAuthentication } from '../webauthn/verify.js';
 import { claimCeremonyChallenge } from './passkey-ceremony.js';
+import type { Audience } from './login-policy.js';
 import { hasUsableCertificate } from './passkeys.js';
 
-/** Which accounts a login interaction accepts: enterprises (platforms, portal) or operators (admin console). */
-export type Audience = 'enterprise' | 'operator';
+export type { Audience };
 
 export interface PasskeyLogin {
   credential: StoredCredential;

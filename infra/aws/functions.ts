@@ -74,10 +74,37 @@ export const FUNCTIONS: FunctionEntry[] = [
           { method: 'POST', path: '/api/enterprises', throttle: 'registration' },
           { method: 'POST', path: '/api/enterprises/{creditCode}/certificates', throttle: 'registration' },
           { method: 'POST', path: '/api/challenges', throttle: 'challenge' },
+          // Certificate login: verified here, finished by the provider at /interaction/{uid}/finish.
+          { method: 'GET', path: '/interaction/{uid}/challenge', throttle: 'challenge' },
+          { method: 'POST', path: '/interaction/{uid}/certificate', throttle: 'login' },
+        ],
+      },
+    ],
+    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
+    // The cookie keys check the interaction cookie and derive the login challenge key.
+    readsProviderKeys: true,
+  },
+  {
+    name: 'passkeys',
+    entry: 'functions/handlers/passkeys.ts',
+    triggers: [
+      {
+        kind: 'http',
+        routes: [
+          { method: 'POST', path: '/api/enterprises/{creditCode}/passkeys/registration-options' },
+          { method: 'ANY', path: '/api/enterprises/{creditCode}/passkeys' },
+          { method: 'ANY', path: '/api/enterprises/{creditCode}/passkeys/{credentialId}' },
+          { method: 'GET', path: '/api/enterprises/{creditCode}/logins' },
+          { method: 'POST', path: '/api/operator-enrollment/options' },
+          { method: 'POST', path: '/api/operator-enrollment' },
+          // Passkey login: verified here, finished by the provider at /interaction/{uid}/finish.
+          { method: 'GET', path: '/interaction/{uid}/passkey-options', throttle: 'challenge' },
+          { method: 'POST', path: '/interaction/{uid}/passkey', throttle: 'login' },
         ],
       },
     ],
     table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
+    readsProviderKeys: true,
   },
   {
     name: 'oidc',
@@ -89,12 +116,11 @@ export const FUNCTIONS: FunctionEntry[] = [
           { method: 'ANY', path: '$default' },
           { method: 'GET', path: '/auth', throttle: 'login' },
           { method: 'POST', path: '/token', throttle: 'login' },
-          { method: 'GET', path: '/interaction/{uid}/challenge', throttle: 'challenge' },
-          { method: 'POST', path: '/interaction/{uid}/certificate', throttle: 'login' },
+          { method: 'GET', path: '/interaction/{uid}/finish', throttle: 'login' },
         ],
       },
     ],
-    table: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
+    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
     readsProviderKeys: true,
     memoryMb: 1024,
   },

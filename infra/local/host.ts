@@ -7,11 +7,8 @@ import { log } from '../../functions/lib/log.js';
 
 export type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
-export interface HostRoute {
-  /** Path prefix that selects this handler, e.g. "/api/". The longest matching prefix wins. */
-  prefix: string;
-  handler: LambdaHandler;
-}
+/** Select the handler for a request's method and path, as API Gateway selects a route; undefined answers 404. */
+export type HandlerSelector = (method: string, path: string) => LambdaHandler | undefined;
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const CONTENT_TYPES: Record<string, string> = {
@@ -34,14 +31,13 @@ const STATIC_SECURITY_HEADERS = {
  * payload v2 event for the same Lambda handler code that runs in AWS.
  * Files under `staticDir` are served at /static/.
  */
-export function createHost(routes: HostRoute[], options: { staticDir?: string } = {}): Server {
-  const ordered = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
+export function createHost(select: HandlerSelector, options: { staticDir?: string } = {}): Server {
   return createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (options.staticDir && url.pathname.startsWith('/static/')) return await serveStatic(options.staticDir, url.pathname, res);
-      const route = ordered.find((candidate) => url.pathname.startsWith(candidate.prefix));
-      if (!route) {
+      const handler = select(req.method ?? 'GET', url.pathname);
+      if (!handler) {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'NOT_FOUND', message: `nothing is served at ${url.pathname}` }));
         return;
       }
@@ -50,7 +46,7 @@ export function createHost(routes: HostRoute[], options: { staticDir?: string } 
         res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'BODY_TOO_LARGE', message: `the request body is larger than ${MAX_BODY_BYTES} bytes` }));
         return;
       }
-      const result = await route.handler(event, lambdaContext());
+      const result = await handler(event, lambdaContext());
       writeResult(res, result);
     } catch (error) {
       log.error('local host request failed', { url: req.url, error });

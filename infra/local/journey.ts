@@ -94,8 +94,9 @@ export interface LoginOutcome {
 
 /**
  * Run one authorization code + PKCE login as a platform would. `authenticate`
- * plays the user on the login interaction and returns its JSON response; the
- * platform then follows the redirect, exchanges the code and reads userinfo.
+ * plays the user on the login interaction and returns its JSON response. Its
+ * `redirectTo` is the provider's finish step, which the browser follows with
+ * the redirects after it. The platform then exchanges the code and reads userinfo.
  */
 async function codeFlowLogin(
   configuration: client.Configuration,

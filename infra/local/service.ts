@@ -11,9 +11,12 @@ import { handler as apiHandler } from '../../functions/handlers/api.js';
 import { handler as caSyncHandler } from '../../functions/handlers/ca-sync.js';
 import { handler as feedHandler } from '../../functions/handlers/feed.js';
 import { handler as oidcHandler } from '../../functions/handlers/oidc.js';
+import { handler as passkeysHandler } from '../../functions/handlers/passkeys.js';
+import { deployableFunctions } from '../aws/functions.js';
+import { httpRoutes, selectFunction } from '../routing.js';
 import { startLocalCrlRefresh, type LocalCrlRefresh } from './crl-refresh.js';
 import { startLocalDispatcher, type LocalDispatcher } from './dispatcher.js';
-import { createHost } from './host.js';
+import { createHost, type LambdaHandler } from './host.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { ensureTable } from './tables.js';
 
@@ -65,16 +68,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   invalidateTrustStore();
   await ensureTable(client, tableName());
 
-  const server = createHost(
-    [
-      { prefix: '/api/admin/', handler: adminHandler },
-      { prefix: '/api/feed/', handler: feedHandler },
-      { prefix: '/api/', handler: apiHandler },
-      { prefix: '/api/ca/', handler: caSyncHandler },
-      { prefix: '/', handler: oidcHandler },
-    ],
-    { staticDir: options.staticDir },
-  );
+  const server = createHost(localSelector(), { staticDir: options.staticDir });
   // The origin must be known before the first request, because the provider is built on it.
   const port = await listen(server, options.port ?? 0);
   process.env.PUBLIC_ORIGIN = options.origin ?? `http://localhost:${port}`;
@@ -102,6 +96,30 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       server.closeAllConnections();
       await db.stop();
     },
+  };
+}
+
+/** Handlers of the functions that serve HTTP, by their name in infra/aws/functions.ts. */
+const HTTP_HANDLERS: Record<string, LambdaHandler> = {
+  api: apiHandler,
+  oidc: oidcHandler,
+  passkeys: passkeysHandler,
+  admin: adminHandler,
+  'ca-sync': caSyncHandler,
+  feed: feedHandler,
+};
+
+/**
+ * Route requests with the HTTP routes of the deployed function entries, so a
+ * path reaches the same handler here as behind API Gateway.
+ */
+export function localSelector(): (method: string, path: string) => LambdaHandler | undefined {
+  const routes = httpRoutes(deployableFunctions());
+  const missing = [...new Set(routes.map((target) => target.name))].filter((name) => !HTTP_HANDLERS[name]);
+  if (missing.length) throw new Error(`the local host has no handler for function ${missing.join(', ')}; add it to HTTP_HANDLERS in infra/local/service.ts`);
+  return (method, path) => {
+    const name = selectFunction(routes, method, path);
+    return name ? HTTP_HANDLERS[name] : undefined;
   };
 }
 

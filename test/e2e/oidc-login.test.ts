@@ -1,6 +1,11 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventFromItem } from '../../functions/db/events.js';
+import { readLoginStats } from '../../functions/db/login-stats.js';
+import { queryIndex } from '../../functions/db/query.js';
+import { EVENT_TYPES } from '../../functions/lib/event-types.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
+import { issueLoginChallenge } from '../../functions/services/login-challenge.js';
 import { savePlatformClient } from '../../functions/services/clients.js';
 import {
   bind,
@@ -41,11 +46,11 @@ afterAll(async () => {
 });
 
 /** Start an authorization request and return the interaction URL, the cookie jar and the PKCE verifier. */
-async function startLogin(params: Record<string, string> = {}) {
+async function startLogin(params: Record<string, string> = {}, platform = { configuration, settings }) {
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
-  const url = client.buildAuthorizationUrl(configuration, {
-    redirect_uri: settings.redirectUri,
+  const url = client.buildAuthorizationUrl(platform.configuration, {
+    redirect_uri: platform.settings.redirectUri,
     scope: 'openid enterprise',
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
@@ -60,14 +65,27 @@ async function startLogin(params: Record<string, string> = {}) {
 async function answer(interaction: string, jar: CookieJar, who: Holder, challengeText?: string) {
   const challengeResponse = await fetch(`${interaction}/challenge`, { headers: { cookie: jar.header() } });
   const challenge = challengeText ?? (await challengeResponse.json()).challenge;
+  return submit(interaction, jar, { certificate: who.certPem, challenge, signature: signChallenge(who.keyPem, challenge) });
+}
+
+/** Post a certificate submission to the login interaction. */
+async function submit(interaction: string, jar: CookieJar, body: Record<string, unknown>) {
   const response = await fetch(`${interaction}/certificate`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', cookie: jar.header() },
-    body: JSON.stringify({ certificate: who.certPem, challenge, signature: signChallenge(who.keyPem, challenge) }),
+    body: JSON.stringify(body),
   });
   jar.store(response.headers);
   return { status: response.status, body: await response.json() };
 }
+
+/** Fetch a login challenge of the interaction and sign it with the holder's key. */
+async function signedSubmission(interaction: string, jar: CookieJar, who: Holder) {
+  const { challenge } = await (await fetch(`${interaction}/challenge`, { headers: { cookie: jar.header() } })).json();
+  return { certificate: who.certPem, challenge, signature: signChallenge(who.keyPem, challenge) };
+}
+
+const uidOf = (interaction: string) => new URL(interaction).pathname.split('/')[2];
 
 describe('certificate login over OIDC', () => {
   it('publishes discovery with PKCE S256 only', () => {
@@ -219,3 +237,102 @@ describe('certificate login over OIDC', () => {
     expect(page).toContain('请返回交易平台重新发起登录');
   });
 });
+
+describe('login recording', () => {
+  it('refuses a replayed signature on the same interaction', async () => {
+    const { interaction, jar } = await startLogin();
+    const submission = await signedSubmission(interaction, jar, holder);
+    const first = await submit(interaction, jar, submission);
+    expect(first.status).toBe(200);
+    expect(first.body.redirectTo).toBe(`${service.url}/interaction/${uidOf(interaction)}/finish`);
+    const replay = await submit(interaction, jar, submission);
+    expect(replay.status).toBe(409);
+    expect(replay.body.error).toBe('LOGIN_ALREADY_RECORDED');
+    expect(replay.body.message).toContain(uidOf(interaction));
+  });
+
+  it('refuses a challenge issued for another interaction', async () => {
+    const first = await startLogin();
+    const submission = await signedSubmission(first.interaction, first.jar, holder);
+    const second = await startLogin();
+    const answered = await submit(second.interaction, second.jar, submission);
+    expect(answered.status).toBe(400);
+    expect(answered.body.error).toBe('CHALLENGE_INVALID');
+    expect(answered.body.message).toContain(uidOf(first.interaction));
+    // The challenge still works on its own interaction.
+    expect((await submit(first.interaction, first.jar, submission)).status).toBe(200);
+  });
+
+  it('refuses a tampered challenge', async () => {
+    const { interaction, jar } = await startLogin();
+    const { challenge } = await (await fetch(`${interaction}/challenge`, { headers: { cookie: jar.header() } })).json();
+    const tampered = challenge.replace(/^nonce=.*$/m, `nonce=${'A'.repeat(43)}`);
+    expect(tampered).not.toBe(challenge);
+    const answered = await submit(interaction, jar, { certificate: holder.certPem, challenge: tampered, signature: signChallenge(holder.keyPem, tampered) });
+    expect(answered.status).toBe(400);
+    expect(answered.body.error).toBe('CHALLENGE_INVALID');
+    expect(answered.body.message).toContain('altered');
+  });
+
+  it('refuses an expired challenge', async () => {
+    const { interaction, jar } = await startLogin();
+    // Issued with the service's own keys (this process loads the same keys file), an hour ago.
+    const expired = await issueLoginChallenge(uidOf(interaction), { now: new Date(Date.now() - 3_600_000) });
+    const answered = await submit(interaction, jar, { certificate: holder.certPem, challenge: expired.text, signature: signChallenge(holder.keyPem, expired.text) });
+    expect(answered.status).toBe(400);
+    expect(answered.body.error).toBe('CHALLENGE_INVALID');
+    expect(answered.body.message).toContain('expired');
+  });
+
+  it('records one login from concurrent submissions', async () => {
+    const race: PlatformSettings = { issuer: service.url, clientId: 'platform-race', clientSecret: 'platform-race-secret-for-tests-only', redirectUri: 'https://platform-race.example/callback' };
+    await savePlatformClient({ client_id: race.clientId, client_secret: race.clientSecret, client_name: '并发测试平台', redirect_uris: [race.redirectUri] });
+    const platform = { configuration: await discoverPlatform(race), settings: race };
+    const { interaction, jar } = await startLogin({}, platform);
+    const submission = await signedSubmission(interaction, jar, holder);
+    const results = await Promise.all(Array.from({ length: 4 }, () => submit(interaction, jar, submission)));
+    expect(results.filter((result) => result.status === 200)).toHaveLength(1);
+    for (const result of results.filter((r) => r.status !== 200)) {
+      expect(result.status).toBe(409);
+      expect(result.body.error).toBe('LOGIN_ALREADY_RECORDED');
+    }
+    const [today] = await readLoginStats(1);
+    expect(today.byClient[race.clientId]).toBe(1);
+    const events = (await queryIndex('gsi1', `EVT#ENT#${creditCode}`)).map(eventFromItem).filter((event) => event.type === EVENT_TYPES.login && (event.data as { clientId?: string }).clientId === race.clientId);
+    expect(events).toHaveLength(1);
+    // The one recorded login finishes the interaction.
+    const winner = results.find((result) => result.status === 200)!;
+    const callback = await followUntil(winner.body.redirectTo, jar, (u) => u.href.startsWith(race.redirectUri));
+    expect(new URL(callback).searchParams.get('code')).toBeTruthy();
+  });
+
+  it('refuses to finish without a recorded login', async () => {
+    const { interaction, jar } = await startLogin();
+    const response = await fetch(`${interaction}/finish`, { headers: { cookie: jar.header() }, redirect: 'manual' });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+    expect(response.headers.get('content-type')).toContain('text/html');
+    expect(await response.text()).toContain('LOGIN_NOT_RECORDED');
+    // Nothing was spent: the same interaction can still log in.
+    const answered = await answer(interaction, jar, holder);
+    expect(answered.status).toBe(200);
+  });
+
+  it('refuses to finish in another browser', async () => {
+    const { interaction, jar } = await startLogin();
+    const answered = await answer(interaction, jar, holder);
+    expect(answered.status).toBe(200);
+    const response = await fetch(answered.body.redirectTo, { redirect: 'manual' });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain('INTERACTION_EXPIRED');
+  });
+
+  it('refuses a forged interaction cookie', async () => {
+    const { interaction } = await startLogin();
+    const forged = `_interaction=${uidOf(interaction)}; _interaction.sig=${'A'.repeat(27)}`;
+    const response = await fetch(`${interaction}/challenge`, { headers: { cookie: forged } });
+    expect(response.status).toBe(400);
+    expect((await response.json()).error).toBe('INTERACTION_EXPIRED');
+  });
+});
+

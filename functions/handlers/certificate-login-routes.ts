@@ -1,0 +1,68 @@
+import { clientDisplayName } from '../services/client-lookup.js';
+import { ApiError } from '../lib/errors.js';
+import { json, jsonBody, type Route } from '../lib/http.js';
+import { log } from '../lib/log.js';
+import { CertificateRejected } from '../pki/reasons.js';
+import { rejectionError } from '../services/certificate-proof.js';
+import { loginWithCertificate } from '../services/certificate-login.js';
+import { issueLoginChallenge } from '../services/login-challenge.js';
+import { pendingInteraction, recordLogin } from '../services/login-interaction.js';
+import { ACR } from '../../oidc/claims.js';
+
+const withCertificateErrors = async <T>(work: () => Promise<T>): Promise<T> => {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof CertificateRejected) throw rejectionError(error);
+    throw error;
+  }
+};
+
+/**
+ * Certificate login for the provider's login interaction: a stateless
+ * challenge bound to the interaction, and the signed submission, which is
+ * verified and recorded here. The browser then finishes the interaction at the
+ * provider (GET /interaction/{uid}/finish).
+ */
+export const certificateLoginRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/interaction/{uid}/challenge',
+    handler: async ({ event, params }) => {
+      const interaction = await pendingInteraction(event, params.uid);
+      const challenge = await issueLoginChallenge(interaction.uid);
+      return json(200, {
+        challenge: challenge.text,
+        expiresAt: new Date(challenge.expiresAt * 1000).toISOString(),
+        client: { id: interaction.clientId, name: await clientDisplayName(interaction.clientId) },
+        acrValues: interaction.params.acr_values ?? null,
+      });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/interaction/{uid}/certificate',
+    handler: async ({ event, params }) =>
+      withCertificateErrors(async () => {
+        const interaction = await pendingInteraction(event, params.uid);
+        if (interaction.audience === 'operator') {
+          throw new ApiError(403, 'METHOD_NOT_ALLOWED_HERE', 'the admin console accepts operator security keys only; enterprise certificates cannot sign in to it');
+        }
+        const { enterprise, binding } = await loginWithCertificate(interaction.uid, jsonBody(event));
+        const result = await recordLogin(interaction, {
+          accountId: enterprise.sub,
+          context: {
+            creditCode: enterprise.creditCode,
+            method: 'certificate',
+            amr: ['pop', 'x509'],
+            acr: ACR.certificate,
+            x5tS256: Buffer.from(binding.fingerprint, 'hex').toString('base64url'),
+          },
+          items: [],
+          eventData: { creditCode: enterprise.creditCode, certificate: binding.fingerprint },
+        });
+        log.info('certificate login', { creditCode: enterprise.creditCode, clientId: interaction.clientId, certificate: binding.fingerprint });
+        return json(200, result);
+      }),
+  },
+];

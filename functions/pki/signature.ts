@@ -1,6 +1,7 @@
 import { createPublicKey, verify as nodeVerify, constants, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { spkiBytes } from './der.js';
 import { SM2_N, sm2PublicKey, verifySm2Signature, type Sm2PublicKey } from './sm2.js';
 
 /** Signature, digest, key and curve OIDs that this service verifies. */
@@ -87,7 +88,7 @@ const keyCache = new Map<string, PreparedKey>();
 const SM2_PRECOMPUTE_AFTER_USES = 16;
 
 export function spkiDer(spki: pkijs.PublicKeyInfo): Uint8Array {
-  return new Uint8Array(spki.toSchema().toBER(false));
+  return spkiBytes(spki) ?? new Uint8Array(spki.toSchema().toBER(false));
 }
 
 let keyByObject = new WeakMap<pkijs.PublicKeyInfo, PreparedKey>();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as pkijs from 'pkijs';
-import { derOf, toBytes } from './der.js';
+import { certificateBytes, derOf, spkiBytes, toBytes } from './der.js';
 
 /** Attribute type OIDs and their usual short names, for printing distinguished names. */
 export const NAME_ATTRIBUTES: Record<string, string> = {
@@ -56,10 +56,25 @@ function memo(compute: (cert: pkijs.Certificate) => string): (cert: pkijs.Certif
   };
 }
 
-export const fingerprint = memo((cert) => sha256Hex(certificateDer(cert)));
+export const fingerprint = memo((cert) => certificateBytes(cert)?.sha256 ?? sha256Hex(certificateDer(cert)));
 
 /** SHA-256 of the DER SubjectPublicKeyInfo: how trust anchors are identified. */
-export const spkiHash = memo((cert) => sha256Hex(cert.subjectPublicKeyInfo.toSchema().toBER(false)));
+export const spkiHash = memo((cert) => sha256Hex(spkiBytes(cert.subjectPublicKeyInfo) ?? cert.subjectPublicKeyInfo.toSchema().toBER(false)));
+
+const signatureAlgorithmChecks = new WeakMap<pkijs.Certificate, boolean>();
+
+/** Check that the signature algorithm inside the signed part has the same DER encoding as the outer one (RFC 5280 section 4.1.1.2). */
+export function signatureAlgorithmsMatch(cert: pkijs.Certificate): boolean {
+  let matches = signatureAlgorithmChecks.get(cert);
+  if (matches === undefined) {
+    const bytes = certificateBytes(cert);
+    const inner = bytes?.innerSignatureAlgorithm ?? new Uint8Array(cert.signature.toSchema().toBER(false));
+    const outer = bytes?.outerSignatureAlgorithm ?? new Uint8Array(cert.signatureAlgorithm.toSchema().toBER(false));
+    matches = Buffer.from(inner.buffer, inner.byteOffset, inner.byteLength).equals(outer);
+    signatureAlgorithmChecks.set(cert, matches);
+  }
+  return matches;
+}
 
 export function serialHex(cert: pkijs.Certificate): string {
   return Buffer.from(cert.serialNumber.valueBlock.valueHexView).toString('hex').replace(/^(00)+(?=.)/, '').toUpperCase();

@@ -10,11 +10,36 @@ export class MalformedInput extends Error {
   }
 }
 
-/** The exact bytes each parsed certificate came from, so hashes need no re-encoding. */
-const originalDer = new WeakMap<pkijs.Certificate, Uint8Array>();
+/**
+ * Parts of the bytes each parsed certificate came from, so hashes and
+ * comparisons need no re-encoding. The views share one buffer with the
+ * certificate's asn1js values.
+ */
+interface CertificateBytes {
+  der: Uint8Array;
+  /** SHA-256 of `der`, in hex. */
+  sha256: string;
+  /** AlgorithmIdentifier inside the signed part (tbsCertificate.signature). */
+  innerSignatureAlgorithm: Uint8Array;
+  /** AlgorithmIdentifier after the signed part (signatureAlgorithm). */
+  outerSignatureAlgorithm: Uint8Array;
+}
+
+const originalBytes = new WeakMap<pkijs.Certificate, CertificateBytes>();
+const originalSpki = new WeakMap<pkijs.PublicKeyInfo, Uint8Array>();
 
 export function derOf(cert: pkijs.Certificate): Uint8Array | undefined {
-  return originalDer.get(cert);
+  return originalBytes.get(cert)?.der;
+}
+
+/** Return the original bytes of a certificate made by parseCertificate, or undefined for one built another way. */
+export function certificateBytes(cert: pkijs.Certificate): Readonly<CertificateBytes> | undefined {
+  return originalBytes.get(cert);
+}
+
+/** Return the original DER of a SubjectPublicKeyInfo from a certificate made by parseCertificate. */
+export function spkiBytes(spki: pkijs.PublicKeyInfo): Uint8Array | undefined {
+  return originalSpki.get(spki);
 }
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
@@ -26,20 +51,41 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
  */
 export function parseCertificate(input: string | Uint8Array, what = 'certificate'): pkijs.Certificate {
   const der = typeof input === 'string' ? decodeText(input, what) : input;
-  const key = createHash('sha256').update(der).digest('base64');
+  const digest = createHash('sha256').update(der).digest();
+  const key = digest.toString('base64');
   const cached = parsedCertificates.get(key);
   if (cached) return cached;
-  const schema = parseSingleDer(der, what);
+  const { bytes, value } = decodeSingleDer(der, what);
   let cert: pkijs.Certificate;
   try {
-    cert = new pkijs.Certificate({ schema });
-    originalDer.set(cert, new Uint8Array(der));
+    cert = new pkijs.Certificate({ schema: value });
   } catch (error) {
     throw new MalformedInput(what, `not an X.509 certificate (${(error as Error).message})`);
   }
+  rememberBytes(cert, value, bytes, digest.toString('hex'));
   if (parsedCertificates.size >= MAX_PARSED_CERTIFICATES) parsedCertificates.clear();
   parsedCertificates.set(key, cert);
   return cert;
+}
+
+/**
+ * Record the original bytes of the certificate's parts. pkijs has matched
+ * `value` against the Certificate schema, so tbsCertificate contains an
+ * optional [0] version, then serialNumber, signature, issuer, validity,
+ * subject and subjectPublicKeyInfo in this order.
+ */
+function rememberBytes(cert: pkijs.Certificate, value: asn1js.AsnType, der: Uint8Array, sha256: string): void {
+  const [tbs, outerAlgorithm] = (value as asn1js.Sequence).valueBlock.value;
+  const fields = (tbs as asn1js.Sequence).valueBlock.value;
+  const first = fields[0].idBlock;
+  const versionFields = first.tagClass === 3 && first.tagNumber === 0 ? 1 : 0;
+  originalBytes.set(cert, {
+    der,
+    sha256,
+    innerSignatureAlgorithm: fields[versionFields + 1].valueBeforeDecodeView,
+    outerSignatureAlgorithm: outerAlgorithm.valueBeforeDecodeView,
+  });
+  originalSpki.set(cert.subjectPublicKeyInfo, fields[versionFields + 5].valueBeforeDecodeView);
 }
 
 /**
@@ -67,13 +113,21 @@ export function parseCertificates(input: string, what = 'certificate bundle'): p
 
 /** Parse exactly one DER value, rejecting trailing data and any encoding that is not DER. */
 export function parseSingleDer(der: Uint8Array, what: string): asn1js.AsnType {
+  return decodeSingleDer(der, what).value;
+}
+
+/** Decode as parseSingleDer does, and also return the copy of the input that the asn1js values point into. */
+function decodeSingleDer(der: Uint8Array, what: string): { bytes: Uint8Array; value: asn1js.AsnType } {
   if (der.byteLength === 0) throw new MalformedInput(what, 'it is empty');
   const view = new Uint8Array(der);
   const end = checkDerElement(view, 0, view.byteLength, 0, what);
   if (end !== view.byteLength) throw new MalformedInput(what, `${view.byteLength - end} trailing byte(s) after the DER value`);
   let parsed: ReturnType<typeof asn1js.fromBER>;
   try {
-    parsed = asn1js.fromBER(view);
+    // view is this function's own copy, so asn1js may keep views into it. The
+    // contents of OCTET and BIT STRINGs are not decoded speculatively: pkijs
+    // decodes the ones it needs (extension values, keys) itself.
+    parsed = asn1js.fromBER(view, { copyInput: false, parseEmbedded: false });
   } catch (error) {
     // asn1js throws plain errors for some content it cannot convert, for example a UTCTime that is not a time.
     throw new MalformedInput(what, `invalid ASN.1 (${(error as Error).message})`);
@@ -82,7 +136,7 @@ export function parseSingleDer(der: Uint8Array, what: string): asn1js.AsnType {
   if (parsed.offset !== view.byteLength) {
     throw new MalformedInput(what, `${view.byteLength - parsed.offset} trailing byte(s) after the DER value`);
   }
-  return parsed.result;
+  return { bytes: view, value: parsed.result };
 }
 
 /** Maximum nesting of constructed values. X.509 certificates and CRLs nest far less deeply. */

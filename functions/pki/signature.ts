@@ -1,7 +1,8 @@
 import { createPublicKey, verify as nodeVerify, constants, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { sm2, sm3 } from 'sm-crypto-v2';
+import { spkiBytes } from './der.js';
+import { SM2_N, sm2PublicKey, verifySm2Signature, type Sm2PublicKey } from './sm2.js';
 
 /** Signature, digest, key and curve OIDs that this service verifies. */
 export const ALGORITHM_OID = {
@@ -60,9 +61,6 @@ const SIGNATURE_DIGEST: Record<string, { digest: string; key: 'rsa' | 'ec' | 'ds
   [ALGORITHM_OID.sm2Sign]: { digest: 'sm3', key: 'sm2' },
 };
 
-/** Order of the SM2 curve's base point (GM/T 0003.5). */
-const SM2_N = BigInt('0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123');
-
 export class UnsupportedAlgorithm extends Error {
   constructor(message: string) {
     super(message);
@@ -73,23 +71,24 @@ export class UnsupportedAlgorithm extends Error {
 /** A parsed public key, cached by its SubjectPublicKeyInfo DER so repeated verifications skip the import. */
 type PreparedKey =
   | { kind: 'node'; key: KeyObject; type: string; curve?: string }
-  | { kind: 'sm2'; publicKeyHex: string; point: ReturnType<typeof sm2.precomputePublicKey> | undefined; uses: number; z: Map<string, Uint8Array> };
+  | { kind: 'sm2'; key: Sm2PublicKey };
 
 const MAX_CACHED_KEYS = 4096;
 const keyCache = new Map<string, PreparedKey>();
 
 /**
- * Precompute an SM2 key's multiplication table once the key has verified this
- * many signatures. Issuer keys recur on every path and leaf keys mostly do not.
- * The table took about 62 ms to build and cut one verification from about 5.4
- * to 1.0 ms (sm-crypto-v2 1.15.1, Node 20, 2-core Xeon VM), so it pays for
- * itself after about 14 uses. Building it on the second use made every
- * validation in a fresh process pay for it.
+ * Build an SM2 key's multiplication table once the key has verified this
+ * many signatures. Issuer keys recur on every path and leaf keys mostly do
+ * not. `npx tsx bench/sm2-verify.ts` (Node 20, 2-core Xeon VM under load)
+ * measured 60 ms to build a table and 3.8 ms against 0.7 ms per verification
+ * without and with one, so a table pays for itself after about 20 uses.
+ * Building it on the second use made every validation in a fresh process
+ * pay for it.
  */
 const SM2_PRECOMPUTE_AFTER_USES = 16;
 
 export function spkiDer(spki: pkijs.PublicKeyInfo): Uint8Array {
-  return new Uint8Array(spki.toSchema().toBER(false));
+  return spkiBytes(spki) ?? new Uint8Array(spki.toSchema().toBER(false));
 }
 
 let keyByObject = new WeakMap<pkijs.PublicKeyInfo, PreparedKey>();
@@ -115,8 +114,7 @@ function prepareKeyFromDer(spki: pkijs.PublicKeyInfo): PreparedKey {
   if (isSm2) {
     const point = spki.subjectPublicKey.valueBlock.valueHexView;
     if (point.length !== 65 || point[0] !== 4) throw new UnsupportedAlgorithm('the SM2 public key is not an uncompressed 65-byte point');
-    const publicKeyHex = Buffer.from(point).toString('hex');
-    prepared = { kind: 'sm2', publicKeyHex, point: undefined, uses: 0, z: new Map() };
+    prepared = { kind: 'sm2', key: sm2PublicKey(new Uint8Array(point)) };
   } else {
     let key: KeyObject;
     try {
@@ -151,7 +149,8 @@ export interface SignatureCheck {
 
 /**
  * Verify a signature with Node's crypto for RSA (PKCS#1 v1.5 and PSS), ECDSA
- * and DSA, and with sm-crypto-v2 for SM2 with SM3 under the given signer ID.
+ * and DSA, and with functions/pki/sm2.ts for SM2 with SM3 under the given
+ * signer ID.
  * Returns false for a signature that does not verify; throws UnsupportedAlgorithm
  * for an algorithm, key or parameter set that this service does not verify.
  */
@@ -171,7 +170,7 @@ export function verifySignature(check: SignatureCheck): boolean {
   if (!spec) throw new UnsupportedAlgorithm(`signature algorithm ${oid} is not supported`);
   if (spec.key === 'sm2') {
     if (key.kind !== 'sm2') throw new UnsupportedAlgorithm(`signature algorithm ${oid} needs an SM2 key, but the key is not on the SM2 curve`);
-    return verifySm2(key, check.data, check.signature, check.sm2SignerId ?? DEFAULT_SM2_SIGNER_ID);
+    return verifySm2(key.key, check.data, check.signature, check.sm2SignerId ?? DEFAULT_SM2_SIGNER_ID);
   }
   if (key.kind !== 'node' || key.type !== spec.key) {
     throw new UnsupportedAlgorithm(`signature algorithm ${oid} does not match the ${key.kind === 'sm2' ? 'SM2' : key.type} key`);
@@ -225,37 +224,12 @@ export function parseSm2Signature(signature: Uint8Array): { r: bigint; s: bigint
   return { r, s };
 }
 
-/**
- * SM2 verification (GM/T 0003.2): e = SM3(Z || M) with Z from the signer ID
- * and public key, then sm-crypto-v2 checks r == e + x1 (mod n). r and s are
- * range-checked here because the library does not check them.
- */
-function verifySm2(key: Extract<PreparedKey, { kind: 'sm2' }>, data: Uint8Array, signature: Uint8Array, signerId: string): boolean {
+/** Parse the signature, range-check r and s (sm-crypto-v2 and @noble/curves leave that to the caller), and verify. */
+function verifySm2(key: Sm2PublicKey, data: Uint8Array, signature: Uint8Array, signerId: string): boolean {
   const rs = parseSm2Signature(signature);
   if (!rs) return false;
   if (rs.r < 1n || rs.r >= SM2_N || rs.s < 1n || rs.s >= SM2_N) return false;
-  let z = key.z.get(signerId);
-  if (!z) {
-    try {
-      z = sm2.getZ(key.publicKeyHex, signerId);
-    } catch {
-      return false;
-    }
-    key.z.set(signerId, z);
-  }
-  const message = new Uint8Array(z.length + data.length);
-  message.set(z, 0);
-  message.set(data, z.length);
-  const e = sm3(message);
-  key.uses += 1;
-  if (!key.point && key.uses >= SM2_PRECOMPUTE_AFTER_USES) key.point = sm2.precomputePublicKey(key.publicKeyHex);
-  const rsHex = rs.r.toString(16).padStart(64, '0') + rs.s.toString(16).padStart(64, '0');
-  const digest = typeof e === 'string' ? Buffer.from(e, 'hex') : e;
-  try {
-    return sm2.doVerifySignature(new Uint8Array(digest), rsHex, key.point ?? key.publicKeyHex, { hash: false });
-  } catch {
-    return false;
-  }
+  return verifySm2Signature(key, data, rs.r, rs.s, signerId, SM2_PRECOMPUTE_AFTER_USES);
 }
 
 /** Key type and size, for the CA profile's key rules: RSA modulus bits, or the named curve OID. */

@@ -8,6 +8,7 @@ import {
   nameToString,
   OID,
   serialHex,
+  signatureAlgorithmsMatch,
   spkiHash,
 } from './certificate.js';
 import { isSelfIssued, nameKey } from './names.js';
@@ -235,9 +236,7 @@ function checkSignature(cert: pkijs.Certificate, issuer: pkijs.Certificate, prof
   if (!profile.allowedSignatureAlgorithms.includes(algorithm)) {
     throw reject('ALGORITHM_NOT_ALLOWED', cert, `signature algorithm ${algorithm} is not allowed by CA profile "${profile.id}"`);
   }
-  const inner = Buffer.from(cert.signature.toSchema().toBER(false));
-  const outer = Buffer.from(cert.signatureAlgorithm.toSchema().toBER(false));
-  if (!inner.equals(outer)) throw reject('MALFORMED', cert, 'the signature algorithm inside the signed part differs from the outer one');
+  if (!signatureAlgorithmsMatch(cert)) throw reject('MALFORMED', cert, 'the signature algorithm inside the signed part differs from the outer one');
   if (budget.signatureChecks >= MAX_SIGNATURE_CHECKS) {
     throw reject('PATH_INVALID', cert, `path search stopped after ${MAX_SIGNATURE_CHECKS} signature checks; send the certificate with its own chain only`);
   }

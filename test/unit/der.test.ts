@@ -2,7 +2,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as asn1js from 'asn1js';
 import { describe, expect, it } from 'vitest';
-import { MalformedInput, parseCertificate, parseSingleDer } from '../../functions/pki/der.js';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as pkijs from 'pkijs';
+import { fingerprint, signatureAlgorithmsMatch, spkiHash } from '../../functions/pki/certificate.js';
+import { MalformedInput, certificateBytes, clearParsedCertificates, parseCertificate, parseSingleDer, spkiBytes } from '../../functions/pki/der.js';
 import { parseCrl } from '../../functions/pki/revocation.js';
 import { testDataPath } from '../helpers/testdata.js';
 
@@ -124,5 +130,84 @@ describe('canonical DER check', () => {
       else if (!roundTrips(mutated)) rejectedByBoth += 1;
     }
     expect(rejectedByBoth).toBeGreaterThan(100);
+  });
+});
+
+/** Check that what parseCertificate records from the input bytes equals what re-encoding the pkijs object gives. */
+function expectRecordedBytesMatch(cert: pkijs.Certificate, der: Uint8Array, label: string): void {
+  const recorded = certificateBytes(cert);
+  expect(recorded, label).toBeDefined();
+  const hex = (bytes: ArrayBuffer | Uint8Array) => Buffer.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)).toString('hex');
+  expect(hex(recorded!.der), label).toBe(hex(der));
+  expect(recorded!.sha256, label).toBe(createHash('sha256').update(der).digest('hex'));
+  expect(hex(spkiBytes(cert.subjectPublicKeyInfo)!), label).toBe(hex(cert.subjectPublicKeyInfo.toSchema().toBER(false)));
+  expect(hex(recorded!.innerSignatureAlgorithm), label).toBe(hex(cert.signature.toSchema().toBER(false)));
+  expect(hex(recorded!.outerSignatureAlgorithm), label).toBe(hex(cert.signatureAlgorithm.toSchema().toBER(false)));
+}
+
+describe('recorded certificate bytes', () => {
+  it('match re-encoding for every PKITS certificate', () => {
+    const dir = testDataPath('pkits', 'certs');
+    for (const name of readdirSync(dir)) {
+      const der = new Uint8Array(readFileSync(join(dir, name)));
+      const cert = parseCertificate(der);
+      expectRecordedBytesMatch(cert, der, name);
+      expect(fingerprint(cert), name).toBe(createHash('sha256').update(der).digest('hex'));
+      expect(signatureAlgorithmsMatch(cert), name).toBe(true);
+    }
+  });
+
+  it('match re-encoding for a version 1 certificate', () => {
+    // openssl x509 -req without extensions issues a version 1 certificate, which has no [0] version field.
+    const dir = mkdtempSync(join(tmpdir(), 'tif-der-v1-'));
+    execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', join(dir, 'key.pem')]);
+    execFileSync('openssl', ['req', '-new', '-key', join(dir, 'key.pem'), '-subj', '/CN=Version 1', '-out', join(dir, 'req.pem')]);
+    execFileSync('openssl', ['x509', '-req', '-in', join(dir, 'req.pem'), '-signkey', join(dir, 'key.pem'), '-days', '1', '-outform', 'DER', '-out', join(dir, 'cert.der')], { stdio: 'ignore' });
+    const der = new Uint8Array(readFileSync(join(dir, 'cert.der')));
+    const cert = parseCertificate(der);
+    expect(cert.version).toBe(0);
+    expectRecordedBytesMatch(cert, der, 'version 1 certificate');
+  });
+
+  it('detect differing inner and outer signature algorithms', () => {
+    // GoodCACert is signed with sha256WithRSAEncryption (OID ending in 0x0b). Changing the
+    // last OID byte of the outer algorithm to 0x0c (sha384WithRSAEncryption) keeps the DER valid.
+    const outerOid = Buffer.from('06092a864886f70d01010b', 'hex');
+    const position = Buffer.from(certificate).lastIndexOf(outerOid);
+    expect(position).toBeGreaterThan(Buffer.from(certificate).indexOf(outerOid));
+    const mutated = new Uint8Array(certificate);
+    mutated[position + outerOid.length - 1] = 0x0c;
+    const cert = parseCertificate(mutated);
+    expect(signatureAlgorithmsMatch(cert)).toBe(false);
+    const rebuilt = new pkijs.Certificate({ schema: cert.toSchema() });
+    expect(certificateBytes(rebuilt)).toBeUndefined();
+    expect(signatureAlgorithmsMatch(rebuilt)).toBe(false);
+    expect(spkiHash(rebuilt)).toBe(spkiHash(cert));
+  });
+
+  it('match re-encoding for mutated certificates that parse', () => {
+    // Seeded byte flips, as in the canonical DER check. Every mutation that still parses must record the right parts.
+    let seed = 4242;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x80000000;
+    };
+    let parsed = 0;
+    for (let round = 0; round < 1000; round += 1) {
+      const mutated = new Uint8Array(certificate);
+      const position = Math.floor(random() * mutated.length);
+      mutated[position] = Math.floor(random() * 256);
+      clearParsedCertificates();
+      let cert: pkijs.Certificate;
+      try {
+        cert = parseCertificate(mutated);
+      } catch (error) {
+        expect(error).toBeInstanceOf(MalformedInput);
+        continue;
+      }
+      parsed += 1;
+      expectRecordedBytesMatch(cert, mutated, `round ${round}, byte ${position}`);
+    }
+    expect(parsed).toBeGreaterThan(100);
   });
 });

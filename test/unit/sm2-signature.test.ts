@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { sm2 } from 'sm-crypto-v2';
 import { describe, expect, it } from 'vitest';
 import { parseCertificate } from '../../functions/pki/der.js';
 import { ALGORITHM_OID, cryptoEngine, verifySignature } from '../../functions/pki/signature.js';
+import { SM2_N, Sm2Point, sm2PublicKey, verifySm2Signature } from '../../functions/pki/sm2.js';
 import { testDataPath } from '../helpers/testdata.js';
 
 const SM2_DATA = testDataPath('sm2');
@@ -131,5 +133,48 @@ describe('real SM2 chain through path validation', () => {
 
   it('fails when the profile sets the empty signer ID', async () => {
     await expect(validate('')).rejects.toMatchObject({ code: 'PATH_INVALID' });
+  });
+});
+
+describe('SM2 variable-time verification', () => {
+  const signerId = '1234567812345678';
+  const pointOf = (hex: string) => new Uint8Array(Buffer.from(hex, 'hex'));
+
+  it('derives the standard public key from its private key', () => {
+    const derived = Sm2Point.BASE.multiply(BigInt('0x' + vector.private_key));
+    expect(Buffer.from(derived.toBytes(false)).toString('hex').toUpperCase()).toBe(vector.public_key_uncompressed);
+  });
+
+  it('has a generator of order n', () => {
+    expect(Sm2Point.BASE.multiplyUnsafe(SM2_N - 1n).add(Sm2Point.BASE).is0()).toBe(true);
+  });
+
+  it('agrees with sm-crypto-v2 before and after the key table', () => {
+    const keys = sm2.generateKeyPairHex();
+    const key = sm2PublicKey(pointOf(keys.publicKey));
+    const precomputeAfterUses = 4;
+    for (let i = 0; i < 12; i += 1) {
+      const message = new TextEncoder().encode(`message ${i}`);
+      const signatureHex = sm2.doSignature(message, keys.privateKey, { hash: true, userId: signerId });
+      const r = BigInt('0x' + signatureHex.slice(0, 64));
+      const s = BigInt('0x' + signatureHex.slice(64));
+      const expected = sm2.doVerifySignature(message, signatureHex, keys.publicKey, { hash: true, userId: signerId });
+      expect(expected).toBe(true);
+      expect(verifySm2Signature(key, message, r, s, signerId, precomputeAfterUses)).toBe(true);
+      const tampered = (s % (SM2_N - 1n)) + 1n;
+      const tamperedHex = r.toString(16).padStart(64, '0') + tampered.toString(16).padStart(64, '0');
+      const expectedTampered = sm2.doVerifySignature(message, tamperedHex, keys.publicKey, { hash: true, userId: signerId });
+      expect(verifySm2Signature(key, message, r, tampered, signerId, precomputeAfterUses)).toBe(expectedTampered);
+      expect(verifySm2Signature(key, message, r, s, '', precomputeAfterUses)).toBe(false);
+    }
+    expect(key.uses).toBeGreaterThan(precomputeAfterUses);
+  });
+
+  it('rejects a public key that is not on the curve', () => {
+    const point = pointOf(vector.public_key_uncompressed);
+    point[64] ^= 1;
+    const key = sm2PublicKey(point);
+    expect(verifySm2Signature(key, new TextEncoder().encode(vector.message_ascii), BigInt('0x' + vector.r), BigInt('0x' + vector.s), signerId, 16)).toBe(false);
+    expect(key.decoded).toBeNull();
   });
 });

@@ -11,6 +11,7 @@ import {
   signatureAlgorithmsMatch,
   spkiHash,
 } from './certificate.js';
+import { extensionValueProblem } from './extension-values.js';
 import { isSelfIssued, nameKey } from './names.js';
 import { CertificateRejected, type RejectionCode } from './reasons.js';
 import { revocationStatus, type RevocationSource } from './revocation.js';
@@ -274,7 +275,8 @@ function checkCertificate(cert: pkijs.Certificate, isAnchor: boolean, profile: C
   for (const ext of extensions) {
     if (seen.has(ext.extnID)) throw reject('MALFORMED', cert, `extension ${ext.extnID} appears twice`);
     seen.add(ext.extnID);
-    if ((ext as { parsingError?: string }).parsingError) throw reject('MALFORMED', cert, `extension ${ext.extnID} cannot be decoded`);
+    const problem = isAnchor ? undefined : extensionValueProblem(ext);
+    if (problem) throw reject('MALFORMED', cert, `extension ${ext.extnID} is malformed: ${problem}`);
     if (ext.critical && !UNDERSTOOD_EXTENSIONS.has(ext.extnID) && !isAnchor) throw reject('PATH_INVALID', cert, `unknown critical extension ${ext.extnID}`);
   }
   checkKey(cert, profile);

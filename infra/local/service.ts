@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { setDynamoClient, tableName } from '../../functions/db/client.js';
 import { webauthnConfig } from '../../functions/lib/config.js';
+import type { ExpiryResult } from '../../functions/services/certificate-expiry.js';
 import { invalidateTrustStore } from '../../functions/db/ca-profiles.js';
 import { handler as adminHandler } from '../../functions/handlers/admin.js';
 import { handler as apiHandler } from '../../functions/handlers/api.js';
@@ -12,6 +13,7 @@ import { handler as caSyncHandler } from '../../functions/handlers/ca-sync.js';
 import { handler as feedHandler } from '../../functions/handlers/feed.js';
 import { handler as oidcHandler } from '../../functions/handlers/oidc.js';
 import { startLocalDispatcher, type LocalDispatcher } from './dispatcher.js';
+import { startLocalExpiry } from './expiry.js';
 import { createHost } from './host.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { ensureTable } from './tables.js';
@@ -23,6 +25,8 @@ export interface LocalService {
   server: Server;
   /** The in-process push dispatcher, absent when started with `dispatcher: false`. */
   dispatcher?: LocalDispatcher;
+  /** Run certificate expiry now, judged at `now` (default: the current time), as the scheduled run does. */
+  runExpiry(now?: Date): Promise<ExpiryResult>;
   stop(): Promise<void>;
 }
 
@@ -39,6 +43,8 @@ export interface LocalServiceOptions {
   staticDir?: string;
   /** Run the feed's push dispatcher in this process (default true). */
   dispatcher?: boolean;
+  /** Interval of the scheduled certificate expiry run in milliseconds (default EXPIRY_INTERVAL_MS, or one hour). */
+  expiryIntervalMs?: number;
 }
 
 /**
@@ -84,13 +90,16 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     throw error;
   }
   const dispatcher = options.dispatcher === false ? undefined : await startLocalDispatcher();
+  const expiry = startLocalExpiry({ intervalMs: options.expiryIntervalMs });
   return {
     url,
     port,
     db,
     server,
     dispatcher,
+    runExpiry: (now) => expiry.run(now),
     stop: async () => {
+      await expiry.stop();
       await dispatcher?.stop();
       await new Promise<void>((done) => server.close(() => done()));
       server.closeAllConnections();

@@ -87,7 +87,7 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string, exis
     for (let attempt = 0; ; attempt += 1) {
       const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
       if (Table?.GlobalSecondaryIndexes?.find((candidate) => candidate.IndexName === index.name)?.IndexStatus === 'ACTIVE') break;
-      if (attempt >= 120) throw new Error(`index ${index.name} of table ${tableName} is not active after 60 s; check DynamoDB Local's log`);
+      if (attempt >= 180) throw new Error(`index ${index.name} of table ${tableName} is not active after 90 s; check DynamoDB Local's log`);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }

@@ -13,7 +13,6 @@ import { dynamo, tableName } from '../functions/db/client.js';
 import { CLIENT_CACHE_SECONDS, clientCache } from '../functions/db/oidc-client-cache.js';
 import { oidcItemKey } from '../functions/db/oidc-items.js';
 import { deleteGrantItems } from '../functions/db/oidc-grants.js';
-import { queryIndex } from '../functions/db/query.js';
 
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
@@ -141,22 +140,8 @@ export class DynamoDbAdapter implements Adapter {
   }
 }
 
-/**
- * Return the live sessions of an OIDC subject, with their ids, so that they can
- * be ended when the enterprise's certificate or credential is revoked.
- */
-export async function findSessionsByAccount(accountId: string): Promise<{ id: string; payload: AdapterPayload }[]> {
-  const ids: string[] = [];
-  for (const item of await queryIndex('gsi2', `OIDCACCOUNT#${accountId}`)) ids.push(String(unmarshall(item).gsi2sk).slice('Session#'.length));
-  const adapter = new DynamoDbAdapter('Session');
-  const sessions: { id: string; payload: AdapterPayload }[] = [];
-  // Index reads are eventually consistent; each session is read again for its current state.
-  for (const id of ids) {
-    const payload = await adapter.find(id);
-    if (payload && payload.accountId === accountId) sessions.push({ id, payload });
-  }
-  return sessions;
-}
+// Sessions are read without the provider where they are ended after a revocation.
+export { findSessionsByAccount } from '../functions/db/oidc-sessions.js';
 
 function live(item: Record<string, any>): AdapterPayload | undefined {
   if (typeof item.ttl === 'number' && item.ttl <= nowSeconds()) return undefined;

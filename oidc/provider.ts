@@ -7,6 +7,7 @@ import { firstPartyClients } from '../functions/services/first-party-clients.js'
 import { interactionPolicyWithAcr } from './acr.js';
 import { DynamoDbAdapter } from './adapter.js';
 import { ACR, ENTERPRISE_CLAIMS, OPERATOR_CLAIMS } from './claims.js';
+import { DEFAULT_ID_TOKEN_SIGNING_ALG } from './signing.js';
 import { GRANT_TTL_SECONDS } from './ttl.js';
 import type { ProviderKeys } from './keys.js';
 
@@ -44,7 +45,7 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: 'ES256',
+      id_token_signed_response_alg: DEFAULT_ID_TOKEN_SIGNING_ALG,
     },
     features: {
       devInteractions: { enabled: false },
@@ -52,8 +53,8 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
       revocation: { enabled: true },
       clientCredentials: { enabled: true },
       rpInitiatedLogout: { enabled: true },
-      // Platforms that register backchannel_logout_uri receive a logout token when a session ends,
-      // also when the feed ends it after a revocation (functions/feed/session-revocation.ts).
+      // Platforms that register backchannel_logout_uri receive a logout token when a session ends here.
+      // When the feed ends sessions after a revocation, functions/feed/backchannel-logout.ts sends the same token.
       backchannelLogout: { enabled: true },
     },
     ttl: {

@@ -5,7 +5,8 @@
  * Item kinds, by partition key prefix:
  *   ENT#<creditCode> / ENT         enterprise record (version = per-enterprise event order; gsi1: ENTNAME#<first character> for name search)
  *   SUB#<sub> / SUB                maps the OIDC subject to the credit code
- *   CERT#<sha256> / CERT           certificate binding (gsi1: ENTCERT#<code>, gsi2: SERIAL#<issuerNameHash>#<serial>)
+ *   CERT#<sha256> / CERT           certificate binding (gsi1: ENTCERT#<code>, gsi2: SERIAL#<issuerNameHash>#<serial>;
+ *                                  gsi3: CERTEXPIRY / <notAfter>#<sha256> while active, for the expiry run)
  *   CHAL#<nonce> / CHAL            single-use challenge (ttl)
  *   CA#<id> / CA                   CA profile (gsi1: CAPROFILES)
  *   TRUST / VERSION                trust store version, bumped on every CA profile change
@@ -27,6 +28,8 @@ export const TABLE_KEYS = {
   indexes: [
     { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
     { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+    // Sparse: only active certificate bindings carry gsi3pk, so the expiry run reads what expires by a date.
+    { name: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
   ],
 } as const;
 

@@ -177,8 +177,10 @@ const MAX_RESPONSE_BYTES = 4096;
  * POST `body` to `url` without following redirects. The host's addresses are
  * checked when a connection opens (see checkedLookup). Node does no lookup
  * for an IP literal host, so such a host is checked here before connecting.
+ * Throws EndpointAddressError for a forbidden address and the network error
+ * for a failed or timed-out request; any HTTP status is returned.
  */
-async function post(url: URL, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+export async function postChecked(url: URL, body: string, contentType: string, timeoutMs: number): Promise<{ status: number; text: string }> {
   const host = hostOf(url);
   if (isIP(host)) {
     const range = forbiddenRange(host);
@@ -190,7 +192,7 @@ async function post(url: URL, body: string, timeoutMs: number): Promise<{ status
       method: 'POST',
       agent: https ? agents.https : agents.http,
       lookup: checkedLookup(url),
-      headers: { 'content-type': SET_MEDIA_TYPE, accept: 'application/json', 'content-length': Buffer.byteLength(body) },
+      headers: { 'content-type': contentType, accept: 'application/json', 'content-length': Buffer.byteLength(body) },
     });
     const timer = setTimeout(() => request.destroy(Object.assign(new Error(`no response within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
     const fail = (error: Error) => {
@@ -227,7 +229,7 @@ export type PushResult = { outcome: 'accepted' } | { outcome: 'rejected'; error:
 export async function pushSet(endpoint: string, token: string, timeoutMs: number): Promise<PushResult> {
   let response: { status: number; text: string };
   try {
-    response = await post(new URL(endpoint), token, timeoutMs);
+    response = await postChecked(new URL(endpoint), token, SET_MEDIA_TYPE, timeoutMs);
   } catch (error) {
     if (error instanceof EndpointAddressError) return { outcome: 'failed', error: `POST ${endpoint} not sent: ${error.message}` };
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).name;

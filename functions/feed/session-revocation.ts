@@ -4,8 +4,9 @@ import { getEnterprise } from '../db/enterprises.js';
 import { getLoginContext, type LoginContext } from '../db/login-context.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
 import { log } from '../lib/log.js';
-import { DynamoDbAdapter, findSessionsByAccount } from '../../oidc/adapter.js';
-import { getProvider } from '../../oidc/instance.js';
+import { deleteGrantItems } from '../db/oidc-grants.js';
+import { findSessionsByAccount, removeSessionAuthorizations, type SessionAuthorization } from '../db/oidc-sessions.js';
+import { findLogoutClient, sendBackchannelLogout } from './backchannel-logout.js';
 import type { ConsumerHandler, WindowResult } from './dispatcher.js';
 
 /** Id of the internal feed consumer that ends sessions after revocations. */
@@ -62,13 +63,12 @@ async function endSessions(creditCode: string, reason: string, cause: StoredEven
   if (!enterprise) return 0;
   const found = await findSessionsByAccount(enterprise.sub);
   if (found.length === 0) return 0;
-  const provider = await getProvider();
   let ended = 0;
   for (const session of found) {
-    const authorizations = (session.payload.authorizations ?? {}) as Record<string, { sid?: string; grantId?: string }>;
+    const authorizations = session.payload.authorizations ?? {};
     // Only the platforms whose login used the revoked certificate or passkey are logged out;
     // the rest of the browser session (for example the portal) stays.
-    const affected: [string, { sid?: string; grantId?: string }][] = [];
+    const affected: [string, SessionAuthorization][] = [];
     for (const [clientId, authorization] of Object.entries(authorizations)) {
       const login = authorization.grantId ? await getLoginContext(authorization.grantId) : undefined;
       if (openedWithRevoked(login, cause)) affected.push([clientId, authorization]);
@@ -76,13 +76,11 @@ async function endSessions(creditCode: string, reason: string, cause: StoredEven
     if (affected.length === 0) continue;
     const events: DomainEvent[] = [];
     for (const [clientId, authorization] of affected) {
-      const client = await provider.Client.find(clientId);
+      const client = await findLogoutClient(clientId);
       let backchannelLogout: 'sent' | 'failed' | 'not registered' = 'not registered';
       if (client?.backchannelLogoutUri) {
         try {
-          // Client#backchannelLogout exists in oidc-provider 9 but is missing from its type definitions.
-          const logout = (client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> }).backchannelLogout;
-          await logout.call(client, enterprise.sub, authorization.sid ?? '');
+          await sendBackchannelLogout(client, enterprise.sub, authorization.sid);
           backchannelLogout = 'sent';
         } catch (error) {
           // The session-revoked event below reaches the platform by the feed even so.
@@ -106,21 +104,10 @@ async function endSessions(creditCode: string, reason: string, cause: StoredEven
       });
     }
     if (events.length > 0) await commitWithEvents([], events);
-    for (const [clientId, authorization] of affected) {
-      if (authorization.grantId) {
-        await new DynamoDbAdapter('AccessToken').revokeByGrantId(authorization.grantId);
-        await new DynamoDbAdapter('Grant').destroy(authorization.grantId);
-      }
-      delete authorizations[clientId];
+    for (const [, authorization] of affected) {
+      if (authorization.grantId) await deleteGrantItems(authorization.grantId, true);
     }
-    const sessions = new DynamoDbAdapter('Session');
-    if (Object.keys(authorizations).length === 0) {
-      await sessions.destroy(session.id);
-    } else {
-      // NOTE: this read-modify-write of the session is not guarded against a concurrent login in the same browser.
-      const expiresIn = typeof session.payload.exp === 'number' ? Math.max(1, session.payload.exp - Math.floor(Date.now() / 1000)) : undefined;
-      await sessions.upsert(session.id, { ...session.payload, authorizations }, expiresIn);
-    }
+    await removeSessionAuthorizations(session, affected.map(([clientId]) => clientId));
     ended += 1;
     // The session id is the value of the session cookie, so only a short hash of it is logged.
     log.info('sessions ended after revocation', { creditCode, session: createHash('sha256').update(session.id).digest('hex').slice(0, 16), platforms: affected.map(([clientId]) => clientId), reason });

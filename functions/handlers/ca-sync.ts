@@ -48,6 +48,7 @@ function statusView(binding: CertificateBinding) {
     source: binding.source,
     boundAt: binding.boundAt,
     ...(binding.revokedAt ? { revokedAt: binding.revokedAt, revocationReason: binding.revocationReason } : {}),
+    ...(binding.expiredAt ? { expiredAt: binding.expiredAt } : {}),
     ...(binding.creditCodeFlagged ? { creditCodeFlagged: true } : {}),
   };
 }

@@ -51,8 +51,8 @@ export interface ItemResult {
   creditCode?: string;
   enterpriseCreated?: boolean;
   creditCodeFlagged?: boolean;
-  /** For already-present items: whether the stored binding is active or revoked. */
-  bindingStatus?: 'active' | 'revoked';
+  /** For already-present items: whether the stored binding is active, revoked or expired. */
+  bindingStatus?: CertificateBinding['status'];
   error?: { code: string; message: string };
 }
 
@@ -169,7 +169,7 @@ async function storeAccepted(accepted: Accepted[], results: ItemResult[]): Promi
         serial: item.binding.serial,
         creditCode: stored.creditCode as string,
         // A revoked certificate stays revoked; saying so keeps a re-import from looking like a reactivation.
-        bindingStatus: stored.status as 'active' | 'revoked',
+        bindingStatus: stored.status as CertificateBinding['status'],
       };
     } else {
       fresh.push(item);

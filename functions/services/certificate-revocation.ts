@@ -41,7 +41,8 @@ export async function markBindingRevoked(fingerprint: string, notice: Revocation
             Update: {
               TableName: tableName(),
               Key: marshall(certificateKey(fingerprint)),
-              UpdateExpression: 'SET #status = :revoked, revokedAt = :now, revocationReason = :reason',
+              // Leaving the expiry index (gsi3) keeps it to active bindings.
+              UpdateExpression: 'SET #status = :revoked, revokedAt = :now, revocationReason = :reason REMOVE gsi3pk, gsi3sk',
               ConditionExpression: '#status = :active',
               ExpressionAttributeNames: { '#status': 'status' },
               ExpressionAttributeValues: marshall({ ':revoked': 'revoked', ':active': 'active', ':now': revokedAt, ':reason': notice.reason }),

@@ -170,7 +170,8 @@ export const FUNCTIONS: FunctionEntry[] = [
     name: 'expiry',
     entry: 'functions/handlers/expiry.ts',
     triggers: [{ kind: 'schedule', schedule: 'expiry' }],
-    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
+    // Reads the sparse expiry index (gsi3); gsi1 and gsi2 come with the shared binding and feed modules.
+    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'Query'], queryIndexes: ['gsi1', 'gsi2', 'gsi3'] },
     timeoutSeconds: 300,
   },
 ];

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { setDynamoClient, tableName } from '../../functions/db/client.js';
 import { webauthnConfig } from '../../functions/lib/config.js';
+import type { ExpiryResult } from '../../functions/services/certificate-expiry.js';
 import { invalidateTrustStore } from '../../functions/db/ca-profiles.js';
 import { handler as adminHandler } from '../../functions/handlers/admin.js';
 import { handler as apiHandler } from '../../functions/handlers/api.js';
@@ -16,6 +17,7 @@ import { deployableFunctions } from '../aws/functions.js';
 import { httpRoutes, selectFunction } from '../routing.js';
 import { startLocalCrlRefresh, type LocalCrlRefresh } from './crl-refresh.js';
 import { startLocalDispatcher, type LocalDispatcher } from './dispatcher.js';
+import { startLocalExpiry } from './expiry.js';
 import { createHost, type LambdaHandler } from './host.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { ensureTable } from './tables.js';
@@ -29,6 +31,8 @@ export interface LocalService {
   dispatcher?: LocalDispatcher;
   /** The CRL refresh on a timer; `runOnce` runs it at once. */
   crlRefresh: LocalCrlRefresh;
+  /** Run certificate expiry now, judged at `now` (default: the current time), as the scheduled run does. */
+  runExpiry(now?: Date): Promise<ExpiryResult>;
   stop(): Promise<void>;
 }
 
@@ -45,6 +49,8 @@ export interface LocalServiceOptions {
   staticDir?: string;
   /** Run the feed's push dispatcher in this process (default true). */
   dispatcher?: boolean;
+  /** Interval of the scheduled certificate expiry run in milliseconds (default EXPIRY_INTERVAL_MS, or one hour). */
+  expiryIntervalMs?: number;
 }
 
 /**
@@ -82,6 +88,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   }
   const dispatcher = options.dispatcher === false ? undefined : await startLocalDispatcher();
   const crlRefresh = startLocalCrlRefresh();
+  const expiry = startLocalExpiry({ intervalMs: options.expiryIntervalMs });
   return {
     url,
     port,
@@ -89,8 +96,10 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     server,
     dispatcher,
     crlRefresh,
+    runExpiry: (now) => expiry.run(now),
     stop: async () => {
       await crlRefresh.stop();
+      await expiry.stop();
       await dispatcher?.stop();
       await new Promise<void>((done) => server.close(() => done()));
       server.closeAllConnections();

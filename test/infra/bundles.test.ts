@@ -23,6 +23,11 @@ const LEFT_OUT: Record<string, string[]> = {
   admin: PROVIDER,
   'ca-sync': PROVIDER,
   feed: PROVIDER,
+  // The dispatcher ends provider sessions and sends logout tokens through the table and jose.
+  dispatcher: [...PROVIDER, ...CERTIFICATES, ...PASSKEYS],
+  // The expiry run only marks bindings and records events.
+  expiry: [...PROVIDER, ...CERTIFICATES, ...PASSKEYS],
+  'crl-refresh': [...PROVIDER, ...PASSKEYS],
 };
 
 const built = new Map<string, Promise<{ bytes: number; inputs: string[] }>>();

@@ -12,6 +12,7 @@ const ENTERPRISE_STATUS_TEXT: Record<string, Text> = {
 const ITEM_STATUS_TEXT: Record<string, Text> = {
   active: { zh: '有效', en: 'active' },
   revoked: { zh: '已吊销', en: 'revoked' },
+  expired: { zh: '已过期', en: 'expired' },
 };
 
 const STATUS_TONE: Record<string, 'ok' | 'warn' | 'bad'> = { active: 'ok', verified: 'ok', unverified: 'warn' };

@@ -64,8 +64,8 @@ async function renderPublic(): Promise<void> {
 
 function certificateBadge(certificate: any): HTMLElement {
   const daysLeft = Math.floor((Date.parse(certificate.notAfter) - Date.now()) / 86_400_000);
-  if (certificate.status !== 'active') return h('span', { class: 'badge bad' }, tr({ zh: '已失效', en: 'revoked' }));
-  if (daysLeft < 0) return h('span', { class: 'badge bad' }, tr({ zh: '已过期', en: 'expired' }));
+  if (certificate.status === 'revoked') return h('span', { class: 'badge bad' }, tr({ zh: '已失效', en: 'revoked' }));
+  if (certificate.status === 'expired' || daysLeft < 0) return h('span', { class: 'badge bad' }, tr({ zh: '已过期', en: 'expired' }));
   if (daysLeft <= EXPIRY_WARNING_DAYS) return h('span', { class: 'badge warn' }, tr({ zh: '{d} 天后到期', en: 'expires in {d} days' }, { d: daysLeft }));
   return h('span', { class: 'badge ok' }, tr({ zh: '有效', en: 'valid' }));
 }

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { BuildOptions } from 'esbuild';
 
 /** Node.js version of the Lambda runtime (nodejs22.x); bundles target its syntax. */
@@ -12,11 +13,18 @@ export const ESM_REQUIRE_BANNER =
   "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
 /**
- * Import paths redirected to one copy. koa pulls in mime-db twice (1.52 through
- * accepts, 1.54 through mime-types); 1.54 is a superset of the same data, so
- * one copy saves about 140 kB per bundle that contains oidc-provider.
+ * Import paths redirected in every bundle:
+ * - koa pulls in mime-db twice (1.52 through accepts, 1.54 through
+ *   mime-types); 1.54 is a superset of the same data, so one copy saves about
+ *   140 kB per bundle that contains oidc-provider.
+ * - the AWS SDK clients' default credential chain becomes the environment
+ *   provider of `lambda-credentials.ts`, which is where Lambda puts the role's
+ *   credentials.
  */
-export const BUNDLE_ALIASES: Record<string, string> = { 'mime-db': 'mime-db' };
+export const BUNDLE_ALIASES: Record<string, string> = {
+  'mime-db': 'mime-db',
+  '@aws-sdk/credential-provider-node': resolve(import.meta.dirname, 'lambda-credentials.ts'),
+};
 
 /**
  * esbuild options shared by `npm run build`, the CDK functions and the

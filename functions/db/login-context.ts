@@ -1,6 +1,7 @@
 import { GetItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from './client.js';
+import type { DomainEvent } from './events.js';
 import { queryIndex } from './query.js';
 
 /**
@@ -30,22 +31,24 @@ export interface LoginContext {
   expiresAt: number;
 }
 
-const key = (grantId: string) => ({ pk: `LOGIN#${grantId}`, sk: 'LOGIN' });
+export const loginContextKey = (grantId: string) => ({ pk: `LOGIN#${grantId}`, sk: 'LOGIN' });
+const key = loginContextKey;
 const credentialIndexKey = (credentialId: string) => `LOGINWAC#${credentialId}`;
 
 /**
- * Transaction item that stores a login context, written together with the
- * login event. The put fails when a context with that id exists, so one login
- * interaction records at most one login: a replayed, repeated or concurrent
- * submission fails the whole transaction. Passkey logins are indexed by
- * credential, so that revoking the credential can find and end the grants it opened.
+ * Transaction item that stores a login context, with `extra` attributes (the
+ * login event waiting in the outbox). The put fails when a context with that
+ * id exists, so one login interaction records at most one login: a replayed,
+ * repeated or concurrent submission fails the whole transaction. Passkey
+ * logins are indexed by credential, so that revoking the credential can find
+ * and end the grants it opened.
  */
-export function putLoginContext(context: LoginContext): TransactWriteItem {
+export function putLoginContext(context: LoginContext, extra: Record<string, unknown> = {}): TransactWriteItem {
   const index = context.credentialId ? { gsi2pk: credentialIndexKey(context.credentialId), gsi2sk: context.grantId } : {};
   return {
     Put: {
       TableName: tableName(),
-      Item: marshall({ ...key(context.grantId), kind: 'login-context', ...index, ...context, ttl: context.expiresAt }, { removeUndefinedValues: true }),
+      Item: marshall({ ...extra, ...key(context.grantId), kind: 'login-context', ...index, ...context, ttl: context.expiresAt }, { removeUndefinedValues: true }),
       ConditionExpression: 'attribute_not_exists(pk)',
     },
   };
@@ -83,7 +86,7 @@ export async function readLoginContext(grantId: string): Promise<LoginContext | 
   const now = Math.floor(Date.now() / 1000);
   const result = await dynamo().send(new GetItemCommand({ TableName: tableName(), Key: marshall(key(grantId)), ConsistentRead: true }));
   if (!result.Item) return undefined;
-  const { pk, sk, kind, ttl, gsi2pk, gsi2sk, ...context } = unmarshall(result.Item);
+  const { pk, sk, kind, ttl, gsi2pk, gsi2sk, gsi3pk, gsi3sk, outboxEvent, ...context } = unmarshall(result.Item);
   if ((context as LoginContext).expiresAt <= now) return undefined;
   if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
   cache.set(grantId, context as LoginContext);
@@ -98,4 +101,26 @@ export async function grantsOpenedByCredential(credentialId: string): Promise<st
     if (context.expiresAt > Math.floor(Date.now() / 1000)) grants.push(context.grantId);
   }
   return grants;
+}
+
+/** Partition of the sparse gsi3 index that lists login contexts whose login event is not yet in the feed. */
+export const LOGIN_OUTBOX_PARTITION = 'LOGINOUTBOX';
+
+/** Index attributes and pending event of a login context that waits in the outbox (see functions/feed/login-outbox.ts). */
+export function loginOutboxEntry(grantId: string, authenticatedAtMs: number, event: DomainEvent): Record<string, unknown> {
+  return { gsi3pk: LOGIN_OUTBOX_PARTITION, gsi3sk: `${authenticatedAtMs.toString().padStart(15, '0')}#${grantId}`, outboxEvent: event };
+}
+
+type LoginListener = () => void;
+const listeners = new Set<LoginListener>();
+
+/** Register a function called after every login this process records; the local host publishes the outbox from it. */
+export function onLoginRecorded(listener: LoginListener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** Tell this process's listeners that a login entered the outbox. */
+export function notifyLoginRecorded(): void {
+  for (const listener of listeners) listener();
 }

@@ -1,7 +1,9 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamEvent, ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { readFeedHead } from '../db/events.js';
 import { ensureConsumer, listConsumers } from '../db/push-subscriptions.js';
 import { INTERNAL_CONSUMERS, handlerFor } from '../feed/consumers.js';
+import { pendingLogin, publishLoginEvents, publishPendingLogins } from '../feed/login-outbox.js';
 import { runConsumer } from '../feed/dispatcher.js';
 import { wakeConsumers, type WakeMessage } from '../feed/wake.js';
 import { log } from '../lib/log.js';
@@ -42,11 +44,18 @@ async function activeConsumerIds(): Promise<string[]> {
 }
 
 /**
- * Handle a batch of table stream records: when it holds a new feed event,
- * wake every consumer that is not in the dead-letter state. Other records
- * (every other item kind shares the table) are ignored.
+ * Handle a batch of table stream records: publish the login events of new
+ * logins from the outbox, and when the batch holds a new feed event, wake
+ * every consumer that is not in the dead-letter state. Other records (every
+ * other item kind shares the table) are ignored.
  */
 export async function streamHandler(event: DynamoDBStreamEvent): Promise<void> {
+  // Each login's stream record reaches one invocation, so publishing from it rarely races another publisher.
+  // Publishing commits feed events, whose own stream records wake the consumers.
+  const logins = event.Records.flatMap((record) =>
+    record.eventName === 'INSERT' && record.dynamodb?.NewImage ? (pendingLogin(record.dynamodb.NewImage as Record<string, AttributeValue>) ?? []) : [],
+  );
+  if (logins.length > 0) await publishPendingLogins(logins);
   const newEvents = event.Records.filter((record) => record.eventName === 'INSERT' && record.dynamodb?.NewImage?.kind?.S === 'event');
   if (newEvents.length === 0) return;
   const ids = await activeConsumerIds();
@@ -92,12 +101,16 @@ export async function deliveryHandler(event: SQSEvent): Promise<SQSBatchResponse
 }
 
 /**
- * Wake, from a schedule, every consumer that is behind the feed head or due
- * for a retry: the safety net for dropped wake-ups and for backoffs longer
- * than the queue's maximum delay.
+ * Publish login events left in the outbox and wake, from a schedule, every
+ * consumer that is behind the feed head or due for a retry: the safety net for
+ * lost stream batches, dropped wake-ups and backoffs longer than the queue's
+ * maximum delay.
  */
 export async function sweepHandler(): Promise<void> {
   await ensureInternalConsumers();
+  // Entries younger than a minute are left to the stream records still on their way.
+  const outbox = await publishLoginEvents({ minAgeMs: 60_000 });
+  if (outbox.published > 0) log.info('login events published by the sweep', { ...outbox });
   const head = await readFeedHead();
   const now = Date.now();
   const due = (await listConsumers())

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
-import { ConditionFailed, commitWithEvents } from '../db/events.js';
-import { putLoginContext, type LoginContext } from '../db/login-context.js';
+import { ConditionFailed, commitWithEvents, type DomainEvent } from '../db/events.js';
+import { loginOutboxEntry, notifyLoginRecorded, putLoginContext, type LoginContext } from '../db/login-context.js';
 import { countLogin } from '../db/login-counter.js';
 import { readOidcPayload } from '../db/oidc-items.js';
 import { config } from '../lib/config.js';
@@ -102,11 +102,18 @@ export async function recordLogin(interaction: PendingInteraction, login: Verifi
     authenticatedAt,
     expiresAt: authenticatedAt + GRANT_TTL_SECONDS,
   };
+  const event: DomainEvent = {
+    type: EVENT_TYPES.login,
+    creditCode: login.context.creditCode,
+    data: { ...login.eventData, clientId: interaction.clientId, method: login.context.method, authenticatedAt: now.toISOString() },
+  };
   try {
+    // The login event waits in the outbox, so the login does not queue for the feed head; the dispatcher publishes it.
     await commitWithEvents(
-      [...login.items, putLoginContext(context), countLogin(now, interaction.clientId, login.context.method)],
-      [{ type: EVENT_TYPES.login, creditCode: login.context.creditCode, data: { ...login.eventData, clientId: interaction.clientId, method: login.context.method } }],
+      [...login.items, putLoginContext(context, loginOutboxEntry(context.grantId, now.getTime(), event)), countLogin(now, interaction.clientId, login.context.method)],
+      [],
     );
+    notifyLoginRecorded();
   } catch (error) {
     if (error instanceof ConditionFailed && error.index === login.items.length) {
       throw new ApiError(

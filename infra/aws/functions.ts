@@ -154,7 +154,7 @@ export const FUNCTIONS: FunctionEntry[] = [
     // One function; its `handler` passes each event to the entry point for the event's source.
     triggers: [{ kind: 'tableStream' }, { kind: 'queue', queue: 'deliveries' }, { kind: 'schedule', schedule: 'feedSweep' }],
     readsProviderKeys: true,
-    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2'] },
+    table: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'Query'], queryIndexes: ['gsi1', 'gsi2', 'gsi3'] },
     sendsTo: ['deliveries'],
     timeoutSeconds: 60,
   },

@@ -1,6 +1,8 @@
 import { onEventsCommitted, readFeedHead } from '../../functions/db/events.js';
 import { ensureConsumer, listConsumers } from '../../functions/db/push-subscriptions.js';
 import { INTERNAL_CONSUMERS, handlerFor } from '../../functions/feed/consumers.js';
+import { onLoginRecorded } from '../../functions/db/login-context.js';
+import { publishLoginEvents } from '../../functions/feed/login-outbox.js';
 import { dispatcherSettings, runConsumer, type DispatcherSettings, type RunOptions } from '../../functions/feed/dispatcher.js';
 import { setWaker } from '../../functions/feed/wake.js';
 import { log } from '../../functions/lib/log.js';
@@ -102,6 +104,15 @@ export async function startLocalDispatcher(options: { pollMs?: number; settings?
 
   setWaker(async (ids, delayMs) => wake(ids, delayMs));
   const unsubscribe = onEventsCommitted(() => wake([...known]));
+  // Logins wait in an outbox; on AWS the table stream and the sweep publish them, here a login or a poll does.
+  let publishing: Promise<unknown> | undefined;
+  const publishLogins = () => {
+    if (stopped) return;
+    const run = publishLoginEvents().catch((error) => log.warn('login outbox publish failed', { error }));
+    publishing = run;
+  };
+  const unsubscribeLogins = onLoginRecorded(publishLogins);
+  publishLogins();
   let lastHead = head;
   let polling = false;
   const poller = setInterval(() => {
@@ -110,6 +121,7 @@ export async function startLocalDispatcher(options: { pollMs?: number; settings?
     void (async () => {
       try {
         await refreshConsumers();
+        publishLogins();
         const current = await readFeedHead();
         if (current !== lastHead) {
           lastHead = current;
@@ -131,6 +143,8 @@ export async function startLocalDispatcher(options: { pollMs?: number; settings?
       stopped = true;
       clearInterval(poller);
       unsubscribe();
+      unsubscribeLogins();
+      await publishing;
       setWaker(undefined);
       for (const current of states.values()) clearTimeout(current.timer);
       await Promise.all([...states.values()].map((current) => current.running));

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventFromItem } from '../../functions/db/events.js';
 import { readLoginStats } from '../../functions/db/login-stats.js';
 import { queryIndex } from '../../functions/db/query.js';
+import { publishLoginEvents } from '../../functions/feed/login-outbox.js';
 import { EVENT_TYPES } from '../../functions/lib/event-types.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { issueLoginChallenge } from '../../functions/services/login-challenge.js';
@@ -298,6 +299,8 @@ describe('login recording', () => {
     }
     const [today] = await readLoginStats(1);
     expect(today.byClient[race.clientId]).toBe(1);
+    // The login event waits in the outbox until a publisher moves it to the feed.
+    await publishLoginEvents();
     const events = (await queryIndex('gsi1', `EVT#ENT#${creditCode}`)).map(eventFromItem).filter((event) => event.type === EVENT_TYPES.login && (event.data as { clientId?: string }).clientId === race.clientId);
     expect(events).toHaveLength(1);
     // The one recorded login finishes the interaction.

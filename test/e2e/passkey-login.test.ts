@@ -4,6 +4,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificateKey } from '../../functions/db/certificates.js';
 import { dynamo, tableName } from '../../functions/db/client.js';
+import { publishLoginEvents } from '../../functions/feed/login-outbox.js';
 import { EVENT_TYPES } from '../../functions/lib/event-types.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { savePlatformClient } from '../../functions/services/clients.js';
@@ -229,6 +230,7 @@ describe('passkey login over OIDC', () => {
     expect(claims.auth_method).toBe('passkey');
     expect(claims['x5t#S256']).toBeUndefined();
     expect(userinfo.acr).toBe('urn:trading-identity:acr:passkey');
+    await publishLoginEvents();
     const login = (await eventsOf(creditCode)).filter((event) => event.type === EVENT_TYPES.login).at(-1);
     expect(login?.data.method).toBe('passkey');
   });

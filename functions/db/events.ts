@@ -338,6 +338,16 @@ export async function readEvents(after: number, limit: number): Promise<EventPag
   return { events, cursor: events.length ? events[events.length - 1].seq : after, head };
 }
 
+/** Read one committed event by its sequence number, or undefined when there is none. */
+export async function readEvent(seq: number): Promise<StoredEvent | undefined> {
+  const cached = cachedRange(seq, seq);
+  if (cached) return cached[0];
+  const result = await dynamo().send(
+    new GetItemCommand({ TableName: tableName(), Key: marshall({ pk: feedPartition(seq), sk: feedSortKey(seq) }), ConsistentRead: true }),
+  );
+  return result.Item ? eventFromItem(result.Item) : undefined;
+}
+
 export function eventFromItem(item: Record<string, any>): StoredEvent {
   const record = unmarshall(item);
   return {

@@ -7,6 +7,7 @@ import { dynamo, tableName } from '../../functions/db/client.js';
 import { getBinding } from '../../functions/db/certificates.js';
 import { getEnterprise } from '../../functions/db/enterprises.js';
 import { readEvents, readFeedHead } from '../../functions/db/events.js';
+import { queryAudit } from '../../functions/feed/audit.js';
 import { EVENT_TYPES } from '../../functions/lib/event-types.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { savePlatformClient } from '../../functions/services/clients.js';
@@ -15,6 +16,7 @@ import { CaFirmSession } from '../../infra/local/ca-client.js';
 import { certificateLogin, discoverPlatform, register, type Holder, type PlatformSettings } from '../../infra/local/journey.js';
 import { randomCreditCode, withWrongCheck } from '../helpers/codes.js';
 import { registerCaFirm } from '../helpers/clients.js';
+import { getJson, platformToken, setVerifier } from '../helpers/feed.js';
 import { createRootCa, enterpriseHolder, tempDir, type TestCa, profileWithoutRevocation } from '../helpers/pki.js';
 import { startTestService } from '../helpers/service.js';
 
@@ -247,6 +249,30 @@ describe('CA sync import', () => {
     for (const event of events) expect(event.caId).toBe('ca-a');
     const binding = await getBinding(response.body.results[39].fingerprint);
     expect(binding?.importSeq).toBe(events[1].seq);
+
+    // A platform reads each event as one SET naming the CA, with the enterprises in its payload.
+    const platform = await platformToken(service.url);
+    const page = await getJson(`${service.url}/api/feed/events?after=${before}&limit=2`, platform.token);
+    const payload = await setVerifier(service.url, platform.clientId)(page.body.sets[1].set);
+    expect(payload.sub_id).toEqual({ format: 'opaque', id: 'ca-a' });
+    expect(payload.enterprise_seq).toBeUndefined();
+    const data = (payload.events as Record<string, any>)[EVENT_TYPES.certificatesImported];
+    expect(data.enterprises[7]).toEqual({
+      creditCode: holders[39].code,
+      enterpriseSeq: 1,
+      created: true,
+      verified: true,
+      status: 'verified',
+      name: '历史证书企业',
+      detailsConfirmed: false,
+      certificates: [{ fingerprint: binding!.fingerprint, serial: binding!.serial, issuer: binding!.issuer, notAfter: binding!.notAfter }],
+    });
+
+    // Operators find the import by enterprise, narrowed to that enterprise's entry.
+    const audit = await queryAudit({ creditCode: holders[39].code, limit: 10 });
+    expect(audit.events.map((event) => event.seq)).toEqual([events[1].seq]);
+    expect(audit.events[0].data.enterprises).toEqual([data.enterprises[7]]);
+    expect((await queryAudit({ creditCode: holders[39].code, type: EVENT_TYPES.certificateRevoked, limit: 10 })).events).toEqual([]);
   });
 
   it('splits an enterprise larger than a transaction', async () => {
@@ -356,6 +382,17 @@ describe('CA sync status and revocation', () => {
     expectSchema('ImportResponse', reimported.body);
     expect(reimported.body.results[0]).toMatchObject({ status: 'already-present', bindingStatus: 'revoked' });
     await expect(certificateLogin(configuration, platform, holder)).rejects.toMatchObject({ response: { error: 'BINDING_REVOKED' } });
+
+    // The operators' view by enterprise lists the import once, in time order, across pages.
+    const seen: string[] = [];
+    let next: string | undefined;
+    do {
+      const page = await queryAudit({ creditCode: code, limit: 1, next });
+      seen.push(...page.events.map((event) => event.type));
+      next = page.next;
+    } while (next);
+    expect(seen.filter((type) => type === EVENT_TYPES.certificatesImported)).toHaveLength(1);
+    expect(seen.indexOf(EVENT_TYPES.certificatesImported)).toBeLessThan(seen.indexOf(EVENT_TYPES.certificateRevoked));
   });
 
   it('refuses to revoke another CA’s certificate', async () => {

@@ -9,6 +9,12 @@
  * sm-crypto-v2 (SM2 with SM3 under the default signer ID), and cached in
  * bench/results/ (git-ignored). Leaves of one CA share a key pair, which does
  * not change the work the service does (every leaf signature is verified).
+ *
+ * Besides the two rates it prints the CPU seconds per item of the service (this
+ * process), DynamoDB Local and the CLI, the rate of validation alone in this
+ * process, and the service's DynamoDB calls by command. BENCH_TRACE=1 also
+ * counts the calls by key prefix. IMPORT_CONCURRENCY sets the CLI's
+ * --concurrency (default 4).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -83,9 +89,13 @@ dynamo().middlewareStack.add(
     } finally {
       if (process.env.BENCH_TRACE) {
         const input = args.input as any;
-        const keyOf = (k: any) => String(k?.pk?.S ?? '').replace(/[#].*/, '');
-        const what = input.Key ? keyOf(input.Key) : input.KeyConditionExpression ? JSON.stringify(input.ExpressionAttributeValues?.[':pk']?.S ?? '').slice(0, 12) : input.Item ? keyOf(input.Item) : '';
-        traces.set(`${context.commandName} ${what}`, (traces.get(`${context.commandName} ${what}`) ?? 0) + 1);
+        const keyPrefix = (key: any) => String(key?.pk?.S ?? '').replace(/#.*/, '');
+        let prefix = '';
+        if (input.Key) prefix = keyPrefix(input.Key);
+        else if (input.Item) prefix = keyPrefix(input.Item);
+        else if (input.KeyConditionExpression) prefix = String(input.ExpressionAttributeValues?.[':pk']?.S ?? '').replace(/#.*/, '');
+        const label = `${context.commandName} ${prefix}`;
+        traces.set(label, (traces.get(label) ?? 0) + 1);
       }
       const entry = dynamoTime.get(context.commandName!) ?? { count: 0, ms: 0 };
       entry.count += 1;
@@ -173,10 +183,11 @@ process.exit(0);
 
 /**
  * Run DynamoDB Local's write and read paths for a while before timing
- * anything. A fresh JVM spends several CPU seconds compiling them (measured:
- * 100-item transactions cost about 3.5 ms of JVM CPU per certificate at first,
- * under 1 ms once warm), and without this the import, which runs first, would
- * pay that cost and the raw baseline would not.
+ * anything. A fresh JVM spends several CPU seconds compiling them: in one
+ * measurement on this bench's machine, 100-item transactions cost about 3.5 ms
+ * of JVM CPU per certificate at first and under 1 ms once warm. Without this
+ * step the import, which runs first, would pay that cost and the raw baseline
+ * would not.
  */
 async function warmUpDynamoDbLocal(): Promise<void> {
   await dynamo().send(
@@ -198,7 +209,7 @@ async function warmUpDynamoDbLocal(): Promise<void> {
   }
 }
 
-/** Start counting the CPU seconds of this process and of the DynamoDB Local JVM; the returned function reads them. */
+/** Start counting the CPU seconds of this process and of the DynamoDB Local JVM. Returns a function that reads them. */
 function startCpuClock(javaPid: number | undefined): () => { node: number; java: number } {
   const node = process.cpuUsage();
   const java = jvmCpuSeconds(javaPid);
@@ -208,7 +219,7 @@ function startCpuClock(javaPid: number | undefined): () => { node: number; java:
   };
 }
 
-/** User plus system CPU seconds of a process, from /proc (Linux); 0 when it cannot be read. */
+/** Read the user plus system CPU seconds of a process from /proc (Linux). Returns 0 when it cannot be read. */
 function jvmCpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
@@ -220,7 +231,7 @@ function jvmCpuSeconds(pid: number | undefined): number {
   }
 }
 
-/** Process id of the DynamoDB Local JVM listening on `port`, found through /proc; undefined off Linux. */
+/** Find the process id of the DynamoDB Local JVM listening on `port` through /proc. Returns undefined off Linux. */
 async function dynamoDbLocalPid(port: number): Promise<number | undefined> {
   for (const entry of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(entry)) continue;

@@ -29,12 +29,12 @@ const MAX_CONFLICT_ATTEMPTS = 5;
 /**
  * Store accepted certificates and record them in the feed. Certificates
  * already bound are reported, not written again. The new ones are packed, per
- * CA profile, into transactions of up to 100 items: each new enterprise costs
- * two items (record and subject mapping), an existing one one (its record,
- * guarded by its version), and each certificate one. Every transaction also
- * appends one certificates-imported event listing its enterprises and
- * certificates, so an import of n certificates takes about n / 32
- * transactions and events, each one update of the feed head.
+ * CA profile, into transactions of up to 100 items. Each new enterprise costs
+ * two items (record and subject mapping), an existing one costs one (its
+ * record, guarded by its version), and each certificate costs one. Every
+ * transaction also appends one certificates-imported event that lists its
+ * enterprises and certificates, so n certificates of new enterprises take
+ * about n / 32 transactions, events and updates of the feed head.
  */
 export async function storeAccepted(accepted: AcceptedCertificate[], report: (item: AcceptedCertificate, outcome: StoreOutcome) => void): Promise<void> {
   if (accepted.length === 0) return;
@@ -72,8 +72,8 @@ async function storeForCa(caId: string, items: AcceptedCertificate[], report: (i
       if (!(error instanceof ConditionFailed)) throw error;
       // A binding or an enterprise change of another request got there first: read again and plan again.
       attempts += 1;
-      const taken = plan.groups.flatMap((group) => group.items);
-      const bound = await batchGet(taken.map((item) => certificateKey(item.binding.fingerprint)));
+      const planned = plan.groups.flatMap((group) => group.items);
+      const bound = await batchGet(planned.map((item) => certificateKey(item.binding.fingerprint)));
       const reread = await readEnterprises(plan.groups.map((group) => group.creditCode));
       for (const [code, enterprise] of reread) enterprises.set(code, enterprise);
       const conflicting = plan.owners[error.index];
@@ -115,7 +115,7 @@ function groupByEnterprise(items: AcceptedCertificate[]): EnterpriseGroup[] {
 
 interface TransactionPlan {
   groups: EnterpriseGroup[];
-  /** What is left for later transactions: whole groups, and the rest of a group too large for one. */
+  /** Groups left for later transactions, including the rest of a group too large for one transaction. */
   rest: EnterpriseGroup[];
   items: (firstSeq: number) => TransactWriteItem[];
   /** Credit code that each transaction item belongs to, by position, to name the enterprise a failed condition concerns. */
@@ -197,10 +197,10 @@ function planTransaction(caId: string, queue: EnterpriseGroup[], enterprises: Ma
 }
 
 /**
- * The enterprise record after binding `group`: a new record pre-filled from the
- * certificate when none is stored, else the stored one verified. Each
- * transaction is one change of the enterprise, so its version grows by one and
- * equals the enterpriseSeq of its entry in the event.
+ * Build the enterprise record after binding `group`: a new record pre-filled
+ * from the certificate when none is stored, else the stored one, verified.
+ * Each transaction is one change of the enterprise, so its version grows by
+ * one and equals the enterpriseSeq of its entry in the event.
  */
 function nextRecord(stored: Enterprise | undefined, group: EnterpriseGroup, now: string): Enterprise {
   const base: Enterprise = stored ?? {

@@ -73,7 +73,7 @@ interface ImportEntry {
   certificates: { fingerprint: string }[];
 }
 
-/** Every enterprise entry of every certificates-imported event in the feed, with its certificates' fingerprints. */
+/** Collect the enterprise entries of all certificates-imported events in the feed, with their certificates' fingerprints. */
 async function importEvents(): Promise<{ seq: number; creditCode: string; fingerprints: string[] }[]> {
   const { events } = await readEvents(0, 100_000);
   return events

@@ -18,7 +18,7 @@ export interface AcceptedCertificate {
 /** Outcome of storing one accepted certificate, reported per item. */
 export type StoreOutcome =
   | { status: 'imported'; enterpriseCreated: boolean }
-  | { status: 'already-present'; creditCode: string; bindingStatus: 'active' | 'revoked' }
+  | { status: 'already-present'; creditCode: string; bindingStatus: CertificateBinding['status'] }
   | { status: 'rejected'; code: 'CONCURRENT_UPDATE'; message: string };
 
 /** Items of one transaction besides the feed head and the one certificates-imported event. */
@@ -49,7 +49,7 @@ function reportIfBound(item: AcceptedCertificate, bound: Map<string, Record<stri
   const stored = bound.get(`CERT#${item.binding.fingerprint}`);
   if (!stored) return false;
   // A revoked certificate stays revoked; saying so keeps a re-import from looking like a reactivation.
-  report(item, { status: 'already-present', creditCode: stored.creditCode as string, bindingStatus: stored.status as 'active' | 'revoked' });
+  report(item, { status: 'already-present', creditCode: stored.creditCode as string, bindingStatus: stored.status as CertificateBinding['status'] });
   return true;
 }
 

@@ -9,23 +9,33 @@
  * sm-crypto-v2 (SM2 with SM3 under the default signer ID), and cached in
  * bench/results/ (git-ignored). Leaves of one CA share a key pair, which does
  * not change the work the service does (every leaf signature is verified).
+ *
+ * Besides the two rates it prints the CPU seconds per item of the service (this
+ * process), DynamoDB Local and the CLI, the rate of validation alone in this
+ * process, and the service's DynamoDB calls by command. BENCH_TRACE=1 also
+ * counts the calls by key prefix. IMPORT_CONCURRENCY sets the CLI's
+ * --concurrency (default 4).
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BatchWriteItemCommand, CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, BatchWriteItemCommand, CreateTableCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { dynamo } from '../functions/db/client.js';
 import { creditCodeCheckCharacter, CREDIT_CODE_ALPHABET } from '../functions/lib/credit-code.js';
+import { fingerprint, issuerNameHash } from '../functions/pki/certificate.js';
+import { locateCreditCode } from '../functions/pki/credit-code-locator.js';
+import { parseCertificate } from '../functions/pki/der.js';
 import { certificatePem } from '../functions/pki/pem.js';
 import { ALGORITHM_OID, DEFAULT_SM2_SIGNER_ID } from '../functions/pki/signature.js';
 import { defaultProfile } from '../functions/pki/trust-store.js';
 import { saveCaProfile } from '../functions/services/ca-profiles.js';
 import { savePlatformClient } from '../functions/services/clients.js';
+import { validateForService } from '../functions/services/validation.js';
 import { startLocalService } from '../infra/local/service.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { exportJWK } from 'jose';
@@ -66,11 +76,49 @@ await savePlatformClient({
 const keyFile = join(work, 'firm.key');
 await writeFile(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
 
+await warmUpDynamoDbLocal();
+
+// Time spent in each DynamoDB command the service sends during the import (requests overlap, so the sums can exceed the run).
+const dynamoTime = new Map<string, { count: number; ms: number }>();
+const traces = new Map<string, number>();
+dynamo().middlewareStack.add(
+  (next, context) => async (args) => {
+    const begun = performance.now();
+    try {
+      return await next(args);
+    } finally {
+      if (process.env.BENCH_TRACE) {
+        const input = args.input as any;
+        const keyPrefix = (key: any) => String(key?.pk?.S ?? '').replace(/#.*/, '');
+        let prefix = '';
+        if (input.Key) prefix = keyPrefix(input.Key);
+        else if (input.Item) prefix = keyPrefix(input.Item);
+        else if (input.KeyConditionExpression) prefix = String(input.ExpressionAttributeValues?.[':pk']?.S ?? '').replace(/#.*/, '');
+        const label = `${context.commandName} ${prefix}`;
+        traces.set(label, (traces.get(label) ?? 0) + 1);
+      }
+      const entry = dynamoTime.get(context.commandName!) ?? { count: 0, ms: 0 };
+      entry.count += 1;
+      entry.ms += performance.now() - begun;
+      dynamoTime.set(context.commandName!, entry);
+    }
+  },
+  { step: 'initialize', name: 'benchTiming' },
+);
+
+const javaPid = await dynamoDbLocalPid(service.db.port);
+const importCpu = startCpuClock(javaPid);
 const started = performance.now();
-const cli = run('npx', ['tsx', 'functions/cli/import.ts', '--issuer', service.url, '--client-id', 'bench-firm', '--key', keyFile, '--quiet', '--concurrency', process.env.IMPORT_CONCURRENCY ?? '4', '--state', join(work, 'state.json'), '--rejects', join(work, 'rejects.csv'), bundlePath], { maxBuffer: 10 * 1024 * 1024 });
-const { stdout } = await cli;
+// bash's `times` prints the CPU time of the CLI and every process it started (npx, tsx, node).
+const cliCommand = ['npx', 'tsx', 'functions/cli/import.ts', '--issuer', service.url, '--client-id', 'bench-firm', '--key', keyFile, '--quiet', '--concurrency', process.env.IMPORT_CONCURRENCY ?? '4', '--state', join(work, 'state.json'), '--rejects', join(work, 'rejects.csv'), bundlePath];
+const { stdout } = await run('bash', ['-c', '"$@" && times', 'bench', ...cliCommand], { maxBuffer: 10 * 1024 * 1024 });
 const importSeconds = (performance.now() - started) / 1000;
-process.stdout.write(stdout);
+const cliTimes = stdout.trim().split('\n').slice(-1)[0].split(/\s+/).map(minutesSeconds);
+const importUsage = { ...importCpu(), cli: cliTimes[0] + cliTimes[1] };
+process.stdout.write(stdout.trim().split('\n').slice(0, -2).join('\n') + '\n');
+dynamo().middlewareStack.remove('benchTiming');
+if (process.env.BENCH_TRACE) console.log(traces);
+for (const [command, { count: calls, ms }] of dynamoTime) console.log(`${command.padEnd(26)} ${String(calls).padStart(7)} calls  ${(ms / 1000).toFixed(1).padStart(7)} s  ${(ms / calls).toFixed(1)} ms each`);
 
 // Raw baseline: the same number of items, padded to the size of a stored binding, 25 per BatchWriteItem.
 await dynamo().send(
@@ -82,6 +130,7 @@ await dynamo().send(
   }),
 );
 const payload = 'x'.repeat(1500);
+const rawCpu = startCpuClock(javaPid);
 const rawStarted = performance.now();
 const batches: number[][] = [];
 for (let i = 0; i < count; i += 25) batches.push(Array.from({ length: Math.min(25, count - i) }, (_, j) => i + j));
@@ -99,12 +148,107 @@ await Promise.all(
   }),
 );
 const rawSeconds = (performance.now() - rawStarted) / 1000;
+const rawUsage = rawCpu();
+
+// Validation alone: what the service does to each item before storing it, in this one process, 4 items at a time.
+const pems = (await readFile(bundlePath, 'utf8')).match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+const validationStarted = performance.now();
+const validationCpu = startCpuClock(undefined);
+let nextPem = 0;
+let issuerCached = 0;
+await Promise.all(
+  Array.from({ length: 4 }, async () => {
+    while (nextPem < pems.length) {
+      const leaf = parseCertificate(pems[nextPem++]);
+      const validated = await validateForService(leaf, [], 'bind', { actor: 'bench' });
+      if (validated.issuerCached) issuerCached += 1;
+      locateCreditCode(leaf, validated.profile);
+      fingerprint(leaf);
+      issuerNameHash(leaf);
+      certificatePem(leaf);
+    }
+  }),
+);
+const validationSeconds = (performance.now() - validationStarted) / 1000;
+const validationUsage = validationCpu();
+const perItem = (seconds: number) => `${((seconds * 1000) / count).toFixed(2)} ms`;
 console.log(`\ncertificates            ${count}`);
 console.log(`import through CLI      ${importSeconds.toFixed(1)} s   ${(count / importSeconds).toFixed(0)} items/s`);
 console.log(`raw BatchWriteItem      ${rawSeconds.toFixed(1)} s   ${(count / rawSeconds).toFixed(0)} items/s`);
 console.log(`import rate / raw rate  ${((count / importSeconds) / (count / rawSeconds)).toFixed(2)}`);
+console.log(`validation alone        ${validationSeconds.toFixed(1)} s   ${(pems.length / validationSeconds).toFixed(0)} items/s, CPU ${perItem(validationUsage.node)} per item (one process, no storage, issuer path cached for ${issuerCached})`);
+console.log(`CPU per item, import    service ${perItem(importUsage.node)}, DynamoDB Local ${perItem(importUsage.java)}, CLI ${perItem(importUsage.cli)}`);
+console.log(`CPU per item, raw       writer ${perItem(rawUsage.node)}, DynamoDB Local ${perItem(rawUsage.java)}`);
+console.log(`load average            ${loadavg().map((load) => load.toFixed(2)).join(' ')}`);
 await service.stop();
 process.exit(0);
+
+/**
+ * Run DynamoDB Local's write and read paths for a while before timing
+ * anything. A fresh JVM spends several CPU seconds compiling them: in one
+ * measurement on this bench's machine, 100-item transactions cost about 3.5 ms
+ * of JVM CPU per certificate at first and under 1 ms once warm. Without this
+ * step the import, which runs first, would pay that cost and the raw baseline
+ * would not.
+ */
+async function warmUpDynamoDbLocal(): Promise<void> {
+  await dynamo().send(
+    new CreateTableCommand({
+      TableName: 'jvm-warm-up',
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+    }),
+  );
+  const item = (n: number) => ({ pk: { S: `WARM#${n}` }, sk: { S: 'WARM' }, pem: { S: 'x'.repeat(1500) } });
+  for (let n = 0; n < 5000; n += 100) {
+    const keys = Array.from({ length: 100 }, (_, i) => n + i);
+    await dynamo().send(new TransactWriteItemsCommand({ TransactItems: keys.map((k) => ({ Put: { TableName: 'jvm-warm-up', Item: item(k), ConditionExpression: 'attribute_not_exists(pk)' } })) }));
+    await dynamo().send(new BatchGetItemCommand({ RequestItems: { 'jvm-warm-up': { Keys: keys.map((k) => ({ pk: { S: `WARM#${k + 5000}` }, sk: { S: 'WARM' } })), ConsistentRead: true } } }));
+    for (let i = 0; i < 100; i += 25) {
+      await dynamo().send(new BatchWriteItemCommand({ RequestItems: { 'jvm-warm-up': keys.slice(i, i + 25).map((k) => ({ PutRequest: { Item: item(k + 10_000) } })) } }));
+    }
+  }
+}
+
+/** Start counting the CPU seconds of this process and of the DynamoDB Local JVM. Returns a function that reads them. */
+function startCpuClock(javaPid: number | undefined): () => { node: number; java: number } {
+  const node = process.cpuUsage();
+  const java = jvmCpuSeconds(javaPid);
+  return () => {
+    const used = process.cpuUsage(node);
+    return { node: (used.user + used.system) / 1e6, java: jvmCpuSeconds(javaPid) - java };
+  };
+}
+
+/** Read the user plus system CPU seconds of a process from /proc (Linux). Returns 0 when it cannot be read. */
+function jvmCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime are fields 14 and 15 of /proc/PID/stat, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Find the process id of the DynamoDB Local JVM listening on `port` through /proc. Returns undefined off Linux. */
+async function dynamoDbLocalPid(port: number): Promise<number | undefined> {
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const commandLine = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    const args = commandLine.split('\0');
+    if (args[0]?.endsWith('java') && args.includes('-port') && args[args.indexOf('-port') + 1] === String(port)) return Number(entry);
+  }
+  return undefined;
+}
+
+/** Parse a duration from bash's `times`, such as 1m2.345s. */
+function minutesSeconds(text: string): number {
+  const match = /^(\d+)m([\d.]+)s$/.exec(text);
+  return match ? Number(match[1]) * 60 + Number(match[2]) : 0;
+}
 
 async function generate(): Promise<void> {
   await mkdir(cacheDir, { recursive: true });

@@ -28,6 +28,8 @@ export interface CertificateBinding {
   source: 'self' | 'ca';
   /** True when the credit code in the certificate fails its check character (allowed by the CA profile). */
   creditCodeFlagged?: boolean;
+  /** Feed sequence number of the certificates-imported event that recorded a CA firm's import. */
+  importSeq?: number;
 }
 
 export const certificateKey = (fingerprint: string) => ({ pk: `CERT#${fingerprint}`, sk: 'CERT' });

@@ -13,7 +13,7 @@ import { dynamo, tableName } from './client.js';
 export const FEED_BUCKET_SIZE = 10_000;
 
 /** Items in one DynamoDB transaction (TransactWriteItems limit). */
-const MAX_TRANSACTION_ITEMS = 100;
+export const MAX_TRANSACTION_ITEMS = 100;
 
 /** A change to be recorded in the feed, in the same transaction as the change itself. */
 export interface DomainEvent {
@@ -98,6 +98,19 @@ let knownHead: { table: string; seq: number } | undefined;
  */
 let commitQueue: Promise<unknown> = Promise.resolve();
 
+/** The caller's items of a commit, or a function that builds them from the sequence number of the first event. */
+type TransactionItems = TransactWriteItem[] | ((firstSeq: number) => TransactWriteItem[]);
+
+function itemsFor(items: TransactionItems, firstSeq: number, events: DomainEvent[]): TransactWriteItem[] {
+  const own = typeof items === 'function' ? items(firstSeq) : items;
+  if (own.length + events.length + 1 > MAX_TRANSACTION_ITEMS) {
+    throw new RangeError(
+      `a transaction contains at most ${MAX_TRANSACTION_ITEMS} items; got ${own.length} changes and ${events.length} events plus the feed head`,
+    );
+  }
+  return own;
+}
+
 /**
  * Write `items` and append `events` to the feed atomically. Events get
  * consecutive feed-wide sequence numbers through an optimistic update of the
@@ -105,14 +118,25 @@ let commitQueue: Promise<unknown> = Promise.resolve();
  * is retried; a failed condition on the caller's own items is not, and raises
  * ConditionFailed with nothing written.
  */
-export async function commitWithEvents(items: TransactWriteItem[], events: DomainEvent[]): Promise<StoredEvent[]> {
-  if (items.length + events.length + 1 > MAX_TRANSACTION_ITEMS) {
-    throw new RangeError(
-      `a transaction contains at most ${MAX_TRANSACTION_ITEMS} items; got ${items.length} changes and ${events.length} events plus the feed head`,
-    );
-  }
+export function commitWithEvents(items: TransactWriteItem[], events: DomainEvent[]): Promise<StoredEvent[]> {
+  return commit(items, events);
+}
+
+/**
+ * Commit as commitWithEvents does, with the caller's items built by `build`
+ * from the sequence number the first event gets, for items that record it.
+ * `build` is called again on each attempt, because a lost race on the feed
+ * head changes that number.
+ */
+export async function commitBuiltWithEvents(build: (firstSeq: number) => TransactWriteItem[], events: DomainEvent[]): Promise<StoredEvent[]> {
+  if (events.length === 0) throw new RangeError('commitBuiltWithEvents needs at least one event to number the items by');
+  return commit(build, events);
+}
+
+async function commit(items: TransactionItems, events: DomainEvent[]): Promise<StoredEvent[]> {
   if (events.length === 0) {
-    await writeTransaction(items, items.length);
+    const own = itemsFor(items, 0, events);
+    await writeTransaction(own, own.length);
     return [];
   }
   const run = commitQueue.then(() => commitInOrder(items, events));
@@ -155,14 +179,15 @@ function cachedRange(from: number, to: number): StoredEvent[] | undefined {
   return events;
 }
 
-async function commitInOrder(items: TransactWriteItem[], events: DomainEvent[]): Promise<StoredEvent[]> {
+async function commitInOrder(items: TransactionItems, events: DomainEvent[]): Promise<StoredEvent[]> {
   const table = tableName();
   for (let attempt = 1; ; attempt += 1) {
     const head = knownHead?.table === table ? knownHead.seq : await readFeedHead();
     const time = new Date().toISOString();
     const stored: StoredEvent[] = events.map((event, i) => ({ ...event, seq: head + i + 1, jti: randomUUID(), time }));
+    const own = itemsFor(items, head + 1, events);
     try {
-      await writeTransaction([...items, headUpdate(head, events.length), ...stored.map(eventPut)], items.length);
+      await writeTransaction([...own, headUpdate(head, events.length), ...stored.map(eventPut)], own.length);
       knownHead = { table, seq: head + events.length };
       return stored;
     } catch (error) {
@@ -311,6 +336,16 @@ export async function readEvents(after: number, limit: number): Promise<EventPag
     from = bucketEnd + 1;
   }
   return { events, cursor: events.length ? events[events.length - 1].seq : after, head };
+}
+
+/** Read one committed event by its sequence number, or undefined when there is none. */
+export async function readEvent(seq: number): Promise<StoredEvent | undefined> {
+  const cached = cachedRange(seq, seq);
+  if (cached) return cached[0];
+  const result = await dynamo().send(
+    new GetItemCommand({ TableName: tableName(), Key: marshall({ pk: feedPartition(seq), sk: feedSortKey(seq) }), ConsistentRead: true }),
+  );
+  return result.Item ? eventFromItem(result.Item) : undefined;
 }
 
 export function eventFromItem(item: Record<string, any>): StoredEvent {

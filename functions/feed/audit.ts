@@ -1,8 +1,10 @@
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from '../db/client.js';
-import { eventFromItem, readEvents, type StoredEvent } from '../db/events.js';
+import { listBindings } from '../db/certificates.js';
+import { eventFromItem, feedSortKey, readEvent, readEvents, type StoredEvent } from '../db/events.js';
 import { badRequest } from '../lib/errors.js';
+import { EVENT_TYPES } from '../lib/event-types.js';
 
 export interface AuditQuery {
   creditCode?: string;
@@ -79,7 +81,37 @@ async function queryIndex(query: AuditQuery): Promise<AuditPage> {
     for (const item of page.Items ?? []) events.push(eventFromItem(item));
     startKey = page.LastEvaluatedKey;
   } while (startKey && events.length < query.limit);
-  return { events, next: startKey ? encode(startKey) : undefined };
+  if (!query.creditCode) return { events, next: startKey ? encode(startKey) : undefined };
+  // Imports are not in the enterprise's event index, because one certificates-imported event lists many
+  // enterprises. They are found through the enterprise's bindings and merged in, within the part of the
+  // index this page covered, so every page shows each import once.
+  const after = query.next ? (decode(query.next).gsi1sk?.S as string | undefined) : undefined;
+  const through = startKey?.gsi1sk?.S as string | undefined;
+  const imports = (await importsOf(query.creditCode, query)).filter((event) => (!after || indexKey(event) > after) && (!through || indexKey(event) <= through));
+  // NOTE: a page can hold up to `limit` indexed events plus the imports that fall among them.
+  const merged = [...events, ...imports].sort((a, b) => (indexKey(a) < indexKey(b) ? -1 : indexKey(a) > indexKey(b) ? 1 : 0));
+  return { events: merged, next: startKey ? encode(startKey) : undefined };
+}
+
+/** The sort key of an event in the enterprise and CA event indexes. */
+const indexKey = (event: StoredEvent) => `${event.time}#${feedSortKey(event.seq)}`;
+
+/**
+ * The certificates-imported events that list `creditCode` and match the
+ * query, each narrowed to that enterprise's entry, in index order.
+ */
+async function importsOf(creditCode: string, query: AuditQuery): Promise<StoredEvent[]> {
+  if (query.type && query.type !== EVENT_TYPES.certificatesImported) return [];
+  const seqs = new Set((await listBindings(creditCode)).flatMap((binding) => (binding.importSeq === undefined ? [] : [binding.importSeq])));
+  const found: StoredEvent[] = [];
+  for (const seq of [...seqs].sort((a, b) => a - b)) {
+    const event = await readEvent(seq);
+    if (!event || (query.caId && event.caId !== query.caId)) continue;
+    if ((query.from && event.time < query.from) || (query.to && event.time >= query.to)) continue;
+    const entries = (event.data.enterprises as { creditCode: string }[]).filter((entry) => entry.creditCode === creditCode);
+    found.push({ ...event, data: { ...event.data, enterprises: entries } });
+  }
+  return found;
 }
 
 async function scanFeed(query: AuditQuery): Promise<AuditPage> {

@@ -10,6 +10,7 @@ import {
   type FeedConsumer,
   type ProgressUpdate,
 } from '../db/push-subscriptions.js';
+import { EVENT_TYPES } from '../lib/event-types.js';
 import { log } from '../lib/log.js';
 import { pushSet } from './push-endpoint.js';
 import { signEvent } from './security-event-token.js';
@@ -213,11 +214,51 @@ function failureUpdate(consumer: FeedConsumer, through: number, failure: string,
   };
 }
 
-/** The key within which events must arrive in order: the enterprise, else the CA, else the whole feed. */
-function orderingKey(event: StoredEvent): string {
-  if (event.creditCode) return `ENT#${event.creditCode}`;
-  if (event.caId) return `CA#${event.caId}`;
-  return 'FEED';
+/**
+ * The keys within which events must arrive in order: the enterprise, else the
+ * CA, else the whole feed. A certificates-imported event concerns its CA and
+ * every enterprise it lists, so it takes all of their keys.
+ */
+function orderingKeys(event: StoredEvent): string[] {
+  if (event.creditCode) return [`ENT#${event.creditCode}`];
+  if (event.type === EVENT_TYPES.certificatesImported && Array.isArray(event.data.enterprises)) {
+    const codes = (event.data.enterprises as { creditCode: string }[]).map((entry) => `ENT#${entry.creditCode}`);
+    return event.caId ? [`CA#${event.caId}`, ...codes] : codes;
+  }
+  if (event.caId) return [`CA#${event.caId}`];
+  return ['FEED'];
+}
+
+/**
+ * Split a window into groups that may be delivered in parallel: events that
+ * share an ordering key end up in one group, in feed order. An event with
+ * several keys joins (and merges) the groups of all of them.
+ */
+export function orderedGroups(events: StoredEvent[]): StoredEvent[][] {
+  type Group = { events: StoredEvent[]; keys: Set<string> };
+  const groupOfKey = new Map<string, Group>();
+  const groups = new Set<Group>();
+  for (const event of events) {
+    const keys = orderingKeys(event);
+    const joined = [...new Set(keys.flatMap((key) => groupOfKey.get(key) ?? []))];
+    const group: Group = joined[0] ?? { events: [], keys: new Set() };
+    for (const other of joined.slice(1)) {
+      group.events.push(...other.events);
+      for (const key of other.keys) {
+        group.keys.add(key);
+        groupOfKey.set(key, group);
+      }
+      groups.delete(other);
+    }
+    if (joined.length > 1) group.events.sort((a, b) => a.seq - b.seq);
+    group.events.push(event);
+    for (const key of keys) {
+      group.keys.add(key);
+      groupOfKey.set(key, group);
+    }
+    groups.add(group);
+  }
+  return [...groups].map((group) => group.events);
 }
 
 /**
@@ -230,16 +271,10 @@ export const pushHandler: ConsumerHandler = async (consumer, events, deadline, s
   const endpoint = consumer.endpoint;
   if (!endpoint) throw new Error(`feed consumer ${consumer.id} has no push endpoint`);
   const done = new Set<number>();
-  const groups = new Map<string, StoredEvent[]>();
+  const visible: StoredEvent[] = [];
   for (const event of events) {
-    if (!visibleTo(event, consumer.id)) {
-      done.add(event.seq);
-      continue;
-    }
-    const key = orderingKey(event);
-    const group = groups.get(key);
-    if (group) group.push(event);
-    else groups.set(key, [event]);
+    if (visibleTo(event, consumer.id)) visible.push(event);
+    else done.add(event.seq);
   }
   let failure: string | undefined;
   let delivered = 0;
@@ -263,7 +298,7 @@ export const pushHandler: ConsumerHandler = async (consumer, events, deadline, s
       done.add(event.seq);
     }
   };
-  const queue = [...groups.values()];
+  const queue = orderedGroups(visible);
   const workers = Array.from({ length: Math.max(1, Math.min(settings.concurrency, queue.length)) }, async () => {
     for (let group = queue.shift(); group; group = queue.shift()) await deliverGroup(group);
   });

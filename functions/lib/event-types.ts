@@ -9,6 +9,8 @@ export const EVENT_TYPES = {
   enterpriseVerified: `${OWN}enterprise-verified`,
   enterpriseUpdated: `${OWN}enterprise-updated`,
   certificateBound: `${OWN}certificate-bound`,
+  /** A CA firm's import: the certificates of one transaction, grouped by enterprise (see docs/feed.md). */
+  certificatesImported: `${OWN}certificates-imported`,
   certificateRevoked: `${OWN}certificate-revoked`,
   certificateExpired: `${OWN}certificate-expired`,
   /** OpenID CAEP credential change: used for WebAuthn credentials added, renamed or revoked. */

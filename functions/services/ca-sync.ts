@@ -1,20 +1,16 @@
-import { BatchGetItemCommand, type BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
-import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type * as pkijs from 'pkijs';
-import { certificateKey, putNewBinding, type CertificateBinding } from '../db/certificates.js';
-import { dynamo, tableName } from '../db/client.js';
-import { enterpriseKey, newSubject, putNewEnterprise, replaceEnterprise, type Enterprise } from '../db/enterprises.js';
-import { ConditionFailed, commitWithEvents, type DomainEvent } from '../db/events.js';
+import type { DomainEvent } from '../db/events.js';
+import type { CertificateBinding } from '../db/certificates.js';
 import type { Caller } from '../lib/auth.js';
 import { checkCreditCode } from '../lib/credit-code.js';
 import { forbidden } from '../lib/errors.js';
 import { EVENT_TYPES, OPERATORS_ONLY } from '../lib/event-types.js';
-import { log } from '../lib/log.js';
 import { fingerprint, issuerNameHash, nameToString, organizationName, serialHex } from '../pki/certificate.js';
 import { locateCreditCode } from '../pki/credit-code-locator.js';
 import { MalformedInput, parseCertificate, parseCertificates } from '../pki/der.js';
 import { certificatePem } from '../pki/pem.js';
 import { CertificateRejected, REJECTION_TEXT } from '../pki/reasons.js';
+import { storeAccepted, type AcceptedCertificate, type StoreOutcome } from './ca-import-store.js';
 import { validateForService } from './validation.js';
 import { readOidcPayload } from '../db/oidc-items.js';
 
@@ -56,16 +52,8 @@ export interface ItemResult {
   error?: { code: string; message: string };
 }
 
-interface Accepted {
-  index: number;
-  binding: CertificateBinding;
-  organization?: string;
-}
-
 /** Maximum items in one batch request. */
 export const MAX_BATCH_ITEMS = 200;
-/** Transaction actions used per enterprise group before a new transaction is started. */
-const MAX_ACTIONS_PER_TRANSACTION = 90;
 
 /**
  * Import certificates a CA firm issued. Each item is validated exactly as a
@@ -77,7 +65,7 @@ const MAX_ACTIONS_PER_TRANSACTION = 90;
 export async function importCertificates(firm: CaFirm, items: ImportItem[], auditRejection: (event: DomainEvent) => Promise<void>): Promise<ItemResult[]> {
   const now = new Date();
   const results: ItemResult[] = new Array(items.length);
-  const accepted: Accepted[] = [];
+  const accepted: AcceptedCertificate[] = [];
   const seen = new Map<string, number>();
 
   for (let index = 0; index < items.length; index += 1) {
@@ -137,8 +125,22 @@ export async function importCertificates(firm: CaFirm, items: ImportItem[], audi
     }
   }
 
-  await storeAccepted(accepted, results);
+  await storeAccepted(accepted, (item, outcome) => {
+    results[item.index] = storeResult(item, outcome);
+  });
   return results;
+}
+
+function storeResult({ index, binding }: AcceptedCertificate, outcome: StoreOutcome): ItemResult {
+  const base = { index, fingerprint: binding.fingerprint, serial: binding.serial };
+  switch (outcome.status) {
+    case 'imported':
+      return { ...base, status: 'imported', creditCode: binding.creditCode, enterpriseCreated: outcome.enterpriseCreated, ...(binding.creditCodeFlagged ? { creditCodeFlagged: true } : {}) };
+    case 'already-present':
+      return { ...base, status: 'already-present', creditCode: outcome.creditCode, bindingStatus: outcome.bindingStatus };
+    case 'rejected':
+      return { ...base, status: 'rejected', error: { code: outcome.code, message: outcome.message } };
+  }
 }
 
 function parseItemCertificate(item: ImportItem, index: number): pkijs.Certificate {
@@ -152,170 +154,6 @@ function rejection(index: number, error: unknown): ItemResult {
   if (error instanceof CertificateRejected) return { index, status: 'rejected', serial: error.certificate?.serial, error: { code: error.code, message: error.message } };
   if (error instanceof MalformedInput) return { index, status: 'rejected', error: { code: 'MALFORMED', message: error.message } };
   throw error;
-}
-
-/** Store accepted items: existing bindings are reported, new ones are committed in packed transactions. */
-async function storeAccepted(accepted: Accepted[], results: ItemResult[]): Promise<void> {
-  if (accepted.length === 0) return;
-  const existing = await batchGet(accepted.map((a) => certificateKey(a.binding.fingerprint)));
-  const fresh: Accepted[] = [];
-  for (const item of accepted) {
-    const stored = existing.get(`CERT#${item.binding.fingerprint}`);
-    if (stored) {
-      results[item.index] = {
-        index: item.index,
-        status: 'already-present',
-        fingerprint: item.binding.fingerprint,
-        serial: item.binding.serial,
-        creditCode: stored.creditCode as string,
-        // A revoked certificate stays revoked; saying so keeps a re-import from looking like a reactivation.
-        bindingStatus: stored.status as CertificateBinding['status'],
-      };
-    } else {
-      fresh.push(item);
-    }
-  }
-  const byEnterprise = new Map<string, Accepted[]>();
-  for (const item of fresh) byEnterprise.set(item.binding.creditCode, [...(byEnterprise.get(item.binding.creditCode) ?? []), item]);
-
-  const groups = [...byEnterprise.values()];
-  let pending: Accepted[][] = [];
-  let actions = 0;
-  const flush = async () => {
-    if (pending.length === 0) return;
-    await commitGroups(pending, results);
-    pending = [];
-    actions = 0;
-  };
-  for (const group of groups) {
-    const cost = 2 + group.length * 2 + 2;
-    if (actions + cost > MAX_ACTIONS_PER_TRANSACTION) await flush();
-    pending.push(group);
-    actions += cost;
-  }
-  await flush();
-}
-
-/**
- * Commit several enterprise groups in one transaction. When any condition
- * fails (a concurrent import or binding got there first), fall back to one
- * transaction per group, each with fresh reads, so one conflict does not fail
- * the others.
- */
-async function commitGroups(groups: Accepted[][], results: ItemResult[], attempt = 1): Promise<void> {
-  const enterprises = await batchGet(groups.map((g) => enterpriseKey(g[0].binding.creditCode)));
-  const items = [];
-  const events: DomainEvent[] = [];
-  const outcomes: { item: Accepted; created: boolean }[] = [];
-  for (const group of groups) {
-    const code = group[0].binding.creditCode;
-    const stored = enterprises.get(`ENT#${code}`) as Enterprise | undefined;
-    const plan = planEnterprise(stored, group);
-    items.push(...plan.items, ...group.map((g) => putNewBinding(g.binding)));
-    events.push(...plan.events);
-    group.forEach((g) => outcomes.push({ item: g, created: !stored }));
-  }
-  try {
-    await commitWithEvents(items, events);
-    for (const { item, created } of outcomes) {
-      results[item.index] = {
-        index: item.index,
-        status: 'imported',
-        fingerprint: item.binding.fingerprint,
-        serial: item.binding.serial,
-        creditCode: item.binding.creditCode,
-        enterpriseCreated: created,
-        ...(item.binding.creditCodeFlagged ? { creditCodeFlagged: true } : {}),
-      };
-    }
-  } catch (error) {
-    if (!(error instanceof ConditionFailed)) throw error;
-    if (groups.length > 1) {
-      for (const group of groups) await commitGroups([group], results);
-      return;
-    }
-    if (attempt >= 5) {
-      log.warn('import group kept conflicting', { creditCode: groups[0][0].binding.creditCode, attempts: attempt });
-      for (const item of groups[0]) {
-        results[item.index] = { index: item.index, status: 'rejected', fingerprint: item.binding.fingerprint, error: { code: 'CONCURRENT_UPDATE', message: `enterprise ${item.binding.creditCode} kept changing during the import; send the item again` } };
-      }
-      return;
-    }
-    // Some certificate of the group may have been bound meanwhile: report those, retry the rest.
-    const existing = await batchGet(groups[0].map((g) => certificateKey(g.binding.fingerprint)));
-    const remaining = groups[0].filter((g) => {
-      if (!existing.has(`CERT#${g.binding.fingerprint}`)) return true;
-      results[g.index] = { index: g.index, status: 'already-present', fingerprint: g.binding.fingerprint, serial: g.binding.serial, creditCode: g.binding.creditCode };
-      return false;
-    });
-    if (remaining.length) await commitGroups([remaining], results, attempt + 1);
-  }
-}
-
-/** Plan the enterprise writes and events that bind `group` to the enterprise `stored` (or to a new one). */
-function planEnterprise(stored: Enterprise | undefined, group: Accepted[]) {
-  const code = group[0].binding.creditCode;
-  const now = new Date().toISOString();
-  const base: Enterprise = stored ?? {
-    creditCode: code,
-    sub: newSubject(),
-    detailsConfirmed: false,
-    status: 'verified',
-    source: 'ca',
-    registeredAt: now,
-    verifiedAt: now,
-    updatedAt: now,
-    version: 0,
-  };
-  const becomesVerified = !stored || stored.status !== 'verified';
-  const version = base.version + group.length + (becomesVerified ? 1 : 0);
-  const next: Enterprise = {
-    ...base,
-    status: 'verified',
-    verifiedAt: base.verifiedAt ?? now,
-    certifiedName: base.certifiedName ?? group.find((g) => g.organization)?.organization,
-    updatedAt: now,
-    version,
-  };
-  const events: DomainEvent[] = [];
-  let seq = base.version;
-  if (!stored) {
-    seq += 1;
-    events.push({ type: EVENT_TYPES.enterpriseRegistered, creditCode: code, enterpriseSeq: seq, data: { creditCode: code, status: 'verified', source: 'ca', name: next.certifiedName ?? null } });
-  } else if (becomesVerified) {
-    seq += 1;
-    events.push({ type: EVENT_TYPES.enterpriseVerified, creditCode: code, enterpriseSeq: seq, data: { creditCode: code, name: next.certifiedName ?? null, detailsConfirmed: next.detailsConfirmed } });
-  }
-  for (const item of group) {
-    seq += 1;
-    const b = item.binding;
-    events.push({
-      type: EVENT_TYPES.certificateBound,
-      creditCode: code,
-      enterpriseSeq: seq,
-      caId: b.caId,
-      data: { creditCode: code, fingerprint: b.fingerprint, serial: b.serial, issuer: b.issuer, notAfter: b.notAfter, caId: b.caId, source: 'ca' },
-    });
-  }
-  const items = stored ? [replaceEnterprise(next, stored.version)] : putNewEnterprise(next);
-  return { items, events };
-}
-
-async function batchGet(keys: Record<string, string>[]): Promise<Map<string, Record<string, unknown>>> {
-  const found = new Map<string, Record<string, unknown>>();
-  const unique = [...new Map(keys.map((k) => [`${k.pk}|${k.sk}`, k])).values()];
-  for (let i = 0; i < unique.length; i += 100) {
-    let request: Record<string, any> | undefined = { [tableName()]: { Keys: unique.slice(i, i + 100).map((k) => marshall(k)), ConsistentRead: true } };
-    while (request && Object.keys(request).length) {
-      const response: BatchGetItemCommandOutput = await dynamo().send(new BatchGetItemCommand({ RequestItems: request }));
-      for (const item of response.Responses?.[tableName()] ?? []) {
-        const { pk, sk, kind, gsi1pk, gsi1sk, gsi2pk, gsi2sk, ...rest } = unmarshall(item);
-        found.set(pk as string, rest);
-      }
-      request = response.UnprocessedKeys;
-    }
-  }
-  return found;
 }
 
 export { REJECTION_TEXT };

@@ -4,7 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from '../../functions/db/client.js';
+import { getBinding } from '../../functions/db/certificates.js';
 import { getEnterprise } from '../../functions/db/enterprises.js';
+import { readEvents, readFeedHead } from '../../functions/db/events.js';
+import { queryAudit } from '../../functions/feed/audit.js';
+import { EVENT_TYPES } from '../../functions/lib/event-types.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { savePlatformClient } from '../../functions/services/clients.js';
 import { CA_SYNC_OPENAPI } from '../../functions/handlers/ca-sync-openapi.js';
@@ -12,6 +16,7 @@ import { CaFirmSession } from '../../infra/local/ca-client.js';
 import { certificateLogin, discoverPlatform, register, type Holder, type PlatformSettings } from '../../infra/local/journey.js';
 import { randomCreditCode, withWrongCheck } from '../helpers/codes.js';
 import { registerCaFirm } from '../helpers/clients.js';
+import { getJson, platformToken, setVerifier } from '../helpers/feed.js';
 import { createRootCa, enterpriseHolder, tempDir, type TestCa, profileWithoutRevocation } from '../helpers/pki.js';
 import { startTestService } from '../helpers/service.js';
 
@@ -60,6 +65,21 @@ async function issue(ca: TestCa, code: string, name = '历史证书企业'): Pro
 }
 
 const key = () => `batch-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+
+interface ImportEntry {
+  creditCode: string;
+  enterpriseSeq: number;
+  created: boolean;
+  certificates: { fingerprint: string }[];
+}
+
+/** Collect the enterprise entries of all certificates-imported events in the feed, with their certificates' fingerprints. */
+async function importEvents(): Promise<{ seq: number; creditCode: string; fingerprints: string[] }[]> {
+  const { events } = await readEvents(0, 100_000);
+  return events
+    .filter((event) => event.type === EVENT_TYPES.certificatesImported)
+    .flatMap((event) => (event.data.enterprises as ImportEntry[]).map((entry) => ({ seq: event.seq, creditCode: entry.creditCode, fingerprints: entry.certificates.map((c) => c.fingerprint) })));
+}
 
 describe('CA sync authentication', () => {
   it('rejects a request without a token', async () => {
@@ -150,7 +170,7 @@ describe('CA sync import', () => {
     expect(second.body).toEqual(first.body);
     const third = await firmA.request('POST', '/api/ca/certificates', body, { 'idempotency-key': key() });
     expect(third.body.results[0].status).toBe('already-present');
-    expect((await getEnterprise(code))?.version).toBe(2);
+    expect((await getEnterprise(code))?.version).toBe(1);
   });
 
   it('rejects a reused key with another body', async () => {
@@ -203,7 +223,106 @@ describe('CA sync import', () => {
     for (const { code } of holders) {
       const enterprise = await getEnterprise(code);
       expect(enterprise?.status).toBe('verified');
-      expect(enterprise?.version).toBe(2);
+      expect(enterprise?.version).toBe(1);
+    }
+    // The feed records each certificate exactly once, and the crash left no gap.
+    const imported = await importEvents();
+    const fingerprints = resent.body.results.map((result: { fingerprint: string }) => result.fingerprint);
+    for (const fingerprint of fingerprints) expect(imported.filter((entry) => entry.fingerprints.includes(fingerprint))).toHaveLength(1);
+    const feed = await readEvents(0, 100_000);
+    expect(feed.events.map((event) => event.seq)).toEqual(Array.from({ length: feed.head }, (_, i) => i + 1));
+  });
+
+  it('packs a batch into few events', async () => {
+    const holders = [];
+    for (let i = 0; i < 40; i += 1) {
+      const code = randomCreditCode();
+      holders.push({ code, holder: await issue(caA, code) });
+    }
+    const before = await readFeedHead();
+    const response = await firmA.request('POST', '/api/ca/certificates', { items: holders.map(({ code, holder }) => ({ certificate: holder.certPem, creditCode: code })) }, { 'idempotency-key': key() });
+    expect(response.body.summary).toEqual({ imported: 40 });
+    const events = (await readEvents(before, 1000)).events;
+    // 40 new enterprises cost 3 items each; 32 fit in a transaction of 100 with the head and the event.
+    expect(events.map((event) => event.type)).toEqual([EVENT_TYPES.certificatesImported, EVENT_TYPES.certificatesImported]);
+    expect(events.map((event) => (event.data.enterprises as unknown[]).length)).toEqual([32, 8]);
+    for (const event of events) expect(event.caId).toBe('ca-a');
+    const binding = await getBinding(response.body.results[39].fingerprint);
+    expect(binding?.importSeq).toBe(events[1].seq);
+
+    // A platform reads each event as one SET naming the CA, with the enterprises in its payload.
+    const platform = await platformToken(service.url);
+    const page = await getJson(`${service.url}/api/feed/events?after=${before}&limit=2`, platform.token);
+    const payload = await setVerifier(service.url, platform.clientId)(page.body.sets[1].set);
+    expect(payload.sub_id).toEqual({ format: 'opaque', id: 'ca-a' });
+    expect(payload.enterprise_seq).toBeUndefined();
+    const data = (payload.events as Record<string, any>)[EVENT_TYPES.certificatesImported];
+    expect(data.enterprises[7]).toEqual({
+      creditCode: holders[39].code,
+      enterpriseSeq: 1,
+      created: true,
+      verified: true,
+      status: 'verified',
+      name: '历史证书企业',
+      detailsConfirmed: false,
+      certificates: [{ fingerprint: binding!.fingerprint, serial: binding!.serial, issuer: binding!.issuer, notAfter: binding!.notAfter }],
+    });
+
+    // Operators find the import by enterprise, narrowed to that enterprise's entry.
+    const audit = await queryAudit({ creditCode: holders[39].code, limit: 10 });
+    expect(audit.events.map((event) => event.seq)).toEqual([events[1].seq]);
+    expect(audit.events[0].data.enterprises).toEqual([data.enterprises[7]]);
+    expect((await queryAudit({ creditCode: holders[39].code, type: EVENT_TYPES.certificateRevoked, limit: 10 })).events).toEqual([]);
+  });
+
+  it('splits an enterprise larger than a transaction', async () => {
+    const code = randomCreditCode();
+    const holders = [];
+    for (let i = 0; i < 100; i += 1) holders.push(await issue(caA, code, '大批证书企业'));
+    const before = await readFeedHead();
+    const response = await firmA.request('POST', '/api/ca/certificates', { items: holders.map((holder) => ({ certificate: holder.certPem, creditCode: code })) }, { 'idempotency-key': key() });
+    expect(response.body.summary).toEqual({ imported: 100 });
+    const entries = (await readEvents(before, 1000)).events.flatMap((event) => event.data.enterprises as ImportEntry[]);
+    // A new enterprise leaves 96 places for certificates; the other 4 follow against the record just written.
+    expect(entries.map((entry) => [entry.enterpriseSeq, entry.created, entry.certificates.length])).toEqual([
+      [1, true, 96],
+      [2, false, 4],
+    ]);
+    expect((await getEnterprise(code))?.version).toBe(2);
+  });
+
+  it('verifies a registered enterprise and keeps its details', async () => {
+    const code = randomCreditCode();
+    expect((await register(service.url, { creditCode: code, name: '自行登记公司', legalRepresentative: '孙七', contact: { name: '周八', phone: '13700137000' } })).status).toBe(201);
+    const holder = await issue(caA, code, '自行登记公司');
+    const before = await readFeedHead();
+    const response = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    expect(response.body.results[0]).toMatchObject({ status: 'imported', enterpriseCreated: false });
+    const enterprise = await getEnterprise(code);
+    expect(enterprise).toMatchObject({ status: 'verified', source: 'self', version: 2 });
+    expect(enterprise?.details?.legalRepresentative).toBe('孙七');
+    const [event] = (await readEvents(before, 10)).events;
+    expect(event.data.enterprises).toEqual([
+      expect.objectContaining({ creditCode: code, enterpriseSeq: 2, created: false, verified: true, status: 'verified', name: '自行登记公司' }),
+    ]);
+  });
+
+  it('imports racing batches for the same enterprises', async () => {
+    const codes = [randomCreditCode(), randomCreditCode(), randomCreditCode()];
+    const batches: { certificate: string; creditCode: string }[][] = [[], []];
+    for (const batch of batches) {
+      for (const code of codes) batch.push({ certificate: (await issue(caA, code)).certPem, creditCode: code });
+    }
+    const before = await readFeedHead();
+    const responses = await Promise.all(batches.map((items) => firmA.request('POST', '/api/ca/certificates', { items }, { 'idempotency-key': key() })));
+    for (const response of responses) expect(response.body.summary).toEqual({ imported: 3 });
+    const entries = (await readEvents(before, 1000)).events.flatMap((event) => event.data.enterprises as ImportEntry[]);
+    for (const code of codes) {
+      // Two changes of each enterprise, numbered 1 and 2 in feed order, whichever batch committed first.
+      const own = entries.filter((entry) => entry.creditCode === code);
+      expect(own.map((entry) => entry.enterpriseSeq)).toEqual([1, 2]);
+      expect(own.map((entry) => entry.created)).toEqual([true, false]);
+      expect((await getEnterprise(code))?.version).toBe(2);
     }
   });
 
@@ -263,6 +382,17 @@ describe('CA sync status and revocation', () => {
     expectSchema('ImportResponse', reimported.body);
     expect(reimported.body.results[0]).toMatchObject({ status: 'already-present', bindingStatus: 'revoked' });
     await expect(certificateLogin(configuration, platform, holder)).rejects.toMatchObject({ response: { error: 'BINDING_REVOKED' } });
+
+    // The operators' view by enterprise lists the import once, in time order, across pages.
+    const seen: string[] = [];
+    let next: string | undefined;
+    do {
+      const page = await queryAudit({ creditCode: code, limit: 1, next });
+      seen.push(...page.events.map((event) => event.type));
+      next = page.next;
+    } while (next);
+    expect(seen.filter((type) => type === EVENT_TYPES.certificatesImported)).toHaveLength(1);
+    expect(seen.indexOf(EVENT_TYPES.certificatesImported)).toBeLessThan(seen.indexOf(EVENT_TYPES.certificateRevoked));
   });
 
   it('refuses to revoke another CA’s certificate', async () => {

@@ -11,6 +11,7 @@ const EVENT_TYPE_TEXT: Record<string, Text> = {
   [EVENT_TYPES.enterpriseVerified]: { zh: '企业验证', en: 'enterprise verified' },
   [EVENT_TYPES.enterpriseUpdated]: { zh: '企业信息变更', en: 'enterprise updated' },
   [EVENT_TYPES.certificateBound]: { zh: '证书绑定', en: 'certificate bound' },
+  [EVENT_TYPES.certificatesImported]: { zh: 'CA 批量导入证书', en: 'certificates imported by a CA' },
   [EVENT_TYPES.certificateRevoked]: { zh: '证书吊销', en: 'certificate revoked' },
   [EVENT_TYPES.certificateExpired]: { zh: '证书过期', en: 'certificate expired' },
   [EVENT_TYPES.credentialChange]: { zh: '通行密钥变更', en: 'passkey changed' },

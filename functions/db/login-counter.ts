@@ -7,21 +7,41 @@ import { tableName } from './client.js';
 /** Key of the item that contains the login counters of one UTC day. */
 export const loginStatsKey = (day: string) => ({ pk: `STATS#LOGIN#${day}`, sk: 'STATS' });
 
+/** Logins to count, all of one UTC day. */
+export interface LoginCounts {
+  day: string;
+  total: number;
+  byClient: Map<string, number>;
+  byMethod: Map<string, number>;
+}
+
 /**
- * Transaction item that counts one login, written with the login event so
- * the counters match the feed. Counters are attributes "total",
- * "client:<id>" and "method:<name>" of one item per UTC day.
+ * Transaction item that adds `counts` to the counters of their day, written
+ * with the login events it counts so the counters match the feed. Counters are
+ * attributes "total", "client:<id>" and "method:<name>" of one item per UTC day.
  */
-export function countLogin(at: Date, clientId: string, method: string): TransactWriteItem {
-  const day = at.toISOString().slice(0, 10);
+export function countLogins(counts: LoginCounts): TransactWriteItem {
+  const names: Record<string, string> = { '#day': 'day', '#total': 'total' };
+  const values: Record<string, unknown> = { ':kind': 'login-stats', ':day': counts.day, ':total': counts.total };
+  const additions = ['#total :total'];
+  const add = (prefix: string, entries: Map<string, number>) => {
+    let index = 0;
+    for (const [name, count] of entries) {
+      names[`#${prefix}${index}`] = `${prefix === 'c' ? 'client' : 'method'}:${name}`;
+      values[`:${prefix}${index}`] = count;
+      additions.push(`#${prefix}${index} :${prefix}${index}`);
+      index += 1;
+    }
+  };
+  add('c', counts.byClient);
+  add('m', counts.byMethod);
   return {
     Update: {
       TableName: tableName(),
-      Key: marshall(loginStatsKey(day)),
-      UpdateExpression: 'SET kind = :kind, #day = :day ADD #total :one, #client :one, #method :one',
-      ExpressionAttributeNames: { '#day': 'day', '#total': 'total', '#client': `client:${clientId}`, '#method': `method:${method}` },
-      ExpressionAttributeValues: marshall({ ':kind': 'login-stats', ':day': day, ':one': 1 }),
+      Key: marshall(loginStatsKey(counts.day)),
+      UpdateExpression: `SET kind = :kind, #day = :day ADD ${additions.join(', ')}`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: marshall(values),
     },
   };
 }
-

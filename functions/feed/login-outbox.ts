@@ -3,6 +3,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from '../db/client.js';
 import { ConditionFailed, commitWithEvents, type DomainEvent } from '../db/events.js';
 import { LOGIN_OUTBOX_PARTITION, loginContextKey } from '../db/login-context.js';
+import { countLogins, type LoginCounts } from '../db/login-counter.js';
 import { log } from '../lib/log.js';
 
 // Login events reach the feed through an outbox. A login commits its login
@@ -14,7 +15,7 @@ import { log } from '../lib/log.js';
 // login is published once: the clear is conditional, so two publishers that
 // pick the same entry commit it once.
 
-/** Logins per feed transaction: one update and one event each, plus the feed head, within 100 items. */
+/** Logins per feed transaction: one update and one event each, plus the day counters and the feed head, within 100 items. */
 const BATCH = 40;
 const MAX_ROUNDS_PER_BATCH = 5;
 
@@ -94,12 +95,35 @@ const clearEntry = (grantId: string): TransactWriteItem => ({
   },
 });
 
-/** Publish one batch; an entry cleared meanwhile by another publisher is dropped from the batch, which is then committed again. */
+/** Counter updates for the logins of a batch, one per UTC day they happened on. */
+function counterUpdates(batch: PendingLogin[]): TransactWriteItem[] {
+  const days = new Map<string, LoginCounts>();
+  for (const { event } of batch) {
+    const day = String(event.data.authenticatedAt ?? new Date().toISOString()).slice(0, 10);
+    let counts = days.get(day);
+    if (!counts) {
+      counts = { day, total: 0, byClient: new Map(), byMethod: new Map() };
+      days.set(day, counts);
+    }
+    const clientId = String(event.data.clientId);
+    const method = String(event.data.method);
+    counts.total += 1;
+    counts.byClient.set(clientId, (counts.byClient.get(clientId) ?? 0) + 1);
+    counts.byMethod.set(method, (counts.byMethod.get(method) ?? 0) + 1);
+  }
+  return [...days.values()].map(countLogins);
+}
+
+/**
+ * Publish one batch: clear the entries, add the logins to the daily counters
+ * and append the events, in one transaction. An entry cleared meanwhile by
+ * another publisher is dropped from the batch, which is then committed again.
+ */
 async function publishBatch(pending: PendingLogin[], run: OutboxRun): Promise<void> {
   let batch = pending;
   for (let round = 0; round < MAX_ROUNDS_PER_BATCH && batch.length > 0; round += 1) {
     try {
-      await commitWithEvents(batch.map((entry) => clearEntry(entry.grantId)), batch.map((entry) => entry.event));
+      await commitWithEvents([...batch.map((entry) => clearEntry(entry.grantId)), ...counterUpdates(batch)], batch.map((entry) => entry.event));
       run.published += batch.length;
       return;
     } catch (error) {

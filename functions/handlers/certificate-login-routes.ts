@@ -6,8 +6,11 @@ import { CertificateRejected } from '../pki/reasons.js';
 import { rejectionError } from '../services/certificate-proof.js';
 import { loginWithCertificate } from '../services/certificate-login.js';
 import { issueLoginChallenge } from '../services/login-challenge.js';
-import { pendingInteraction, recordLogin } from '../services/login-interaction.js';
+import { interactionOf, pendingInteraction, recordLogin, requireInteractionCookie } from '../services/login-interaction.js';
 import { ACR } from '../../oidc/claims.js';
+
+const operatorsOnly = () =>
+  new ApiError(403, 'METHOD_NOT_ALLOWED_HERE', 'the admin console accepts operator security keys only; enterprise certificates cannot sign in to it');
 
 const withCertificateErrors = async <T>(work: () => Promise<T>): Promise<T> => {
   try {
@@ -30,7 +33,8 @@ export const certificateLoginRoutes: Route[] = [
     path: '/interaction/{uid}/challenge',
     handler: async ({ event, params }) => {
       const interaction = await pendingInteraction(event, params.uid);
-      const challenge = await issueLoginChallenge(interaction.uid);
+      if (interaction.audience === 'operator') throw operatorsOnly();
+      const challenge = await issueLoginChallenge({ uid: interaction.uid, clientId: interaction.clientId, scope: String(interaction.params.scope ?? 'openid') });
       return json(200, {
         challenge: challenge.text,
         expiresAt: new Date(challenge.expiresAt * 1000).toISOString(),
@@ -44,11 +48,12 @@ export const certificateLoginRoutes: Route[] = [
     path: '/interaction/{uid}/certificate',
     handler: async ({ event, params }) =>
       withCertificateErrors(async () => {
-        const interaction = await pendingInteraction(event, params.uid);
-        if (interaction.audience === 'operator') {
-          throw new ApiError(403, 'METHOD_NOT_ALLOWED_HERE', 'the admin console accepts operator security keys only; enterprise certificates cannot sign in to it');
-        }
-        const { enterprise, binding } = await loginWithCertificate(interaction.uid, jsonBody(event));
+        // The signed challenge names the interaction's client and scope, so only the browser's cookie is checked here;
+        // the provider's finish step checks the interaction itself.
+        await requireInteractionCookie(event, params.uid);
+        const { enterprise, binding, target } = await loginWithCertificate(params.uid, jsonBody(event));
+        const interaction = interactionOf(target);
+        if (interaction.audience === 'operator') throw operatorsOnly();
         const result = await recordLogin(interaction, {
           accountId: enterprise.sub,
           context: {

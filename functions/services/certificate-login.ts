@@ -4,11 +4,13 @@ import type { CertificateBinding } from '../db/certificates.js';
 import { fingerprint, nameToString, serialHex } from '../pki/certificate.js';
 import { CertificateRejected } from '../pki/reasons.js';
 import { parseSubmission, proveCertificate } from './certificate-proof.js';
-import { checkLoginChallenge } from './login-challenge.js';
+import { checkLoginChallenge, type LoginTarget } from './login-challenge.js';
 
 export interface CertificateLogin {
   enterprise: Enterprise;
   binding: CertificateBinding;
+  /** The interaction, client and requested scope that the signed challenge names. */
+  target: LoginTarget;
 }
 
 /**
@@ -19,8 +21,14 @@ export interface CertificateLogin {
  */
 export async function loginWithCertificate(interactionId: string, body: Record<string, unknown>): Promise<CertificateLogin> {
   const submission = parseSubmission(body);
+  let target: LoginTarget | undefined;
   const { leaf } = await proveCertificate(submission, {
-    challenge: { precheck: () => undefined, check: (text) => checkLoginChallenge(text, interactionId) },
+    challenge: {
+      precheck: () => undefined,
+      check: async (text) => {
+        target = await checkLoginChallenge(text, interactionId);
+      },
+    },
     usage: 'login',
     actor: `login:${interactionId}`,
   });
@@ -34,5 +42,6 @@ export async function loginWithCertificate(interactionId: string, body: Record<s
   }
   const enterprise = await getEnterpriseForClaims(binding.creditCode);
   if (!enterprise) throw new Error(`binding ${binding.fingerprint} points to missing enterprise ${binding.creditCode}`);
-  return { enterprise, binding };
+  if (!target) throw new Error('the login challenge was not checked');
+  return { enterprise, binding, target };
 }

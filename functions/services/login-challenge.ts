@@ -9,11 +9,22 @@ import { CertificateRejected } from '../pki/reasons.js';
  * is enforced where the login is recorded (a conditional put keyed by the
  * interaction uid), not here.
  */
-const HEADER = 'trading-identity challenge v2';
+const HEADER = 'trading-identity challenge v3';
 /** HKDF info that separates this key from every other use of the cookie keys. */
 const HKDF_INFO = 'trading-identity login challenge hmac v1';
 const PURPOSE = 'login';
-const FIELDS = ['purpose', 'origin', 'context', 'nonce', 'expires'] as const;
+const FIELDS = ['purpose', 'origin', 'context', 'client', 'scope', 'nonce', 'expires'] as const;
+
+/**
+ * The login interaction a challenge is for. The client and the requested scope
+ * travel inside the authenticated text, so the submission can be checked and
+ * recorded without reading the interaction again.
+ */
+export interface LoginTarget {
+  uid: string;
+  clientId: string;
+  scope: string;
+}
 
 export interface LoginChallenge {
   text: string;
@@ -41,18 +52,24 @@ async function macKeys(options: ChallengeOptions): Promise<Buffer[]> {
 const mac = (key: Buffer, body: string) => createHmac('sha256', key).update(body, 'utf8').digest('base64url');
 
 /**
- * Issue a login challenge for interaction `uid`: purpose, service origin,
- * interaction, a random nonce and an expiry `challengeTtlSeconds` from `now`,
- * authenticated with an HMAC line.
+ * Issue a login challenge for an interaction: purpose, service origin,
+ * interaction, client, requested scope, a random nonce and an expiry
+ * `challengeTtlSeconds` from `now`, authenticated with an HMAC line.
  */
-export async function issueLoginChallenge(uid: string, options: ChallengeOptions = {}): Promise<LoginChallenge> {
+export async function issueLoginChallenge(target: LoginTarget, options: ChallengeOptions = {}): Promise<LoginChallenge> {
+  for (const [name, value] of Object.entries(target)) {
+    // A line break would let a value pose as another line of the text.
+    if (/[\r\n]/.test(value)) throw new RangeError(`the interaction's ${name} contains a line break, so no challenge can carry it`);
+  }
   const [signingKey] = await macKeys(options);
   const expiresAt = Math.floor((options.now ?? new Date()).getTime() / 1000) + config().challengeTtlSeconds;
   const body = [
     HEADER,
     `purpose=${PURPOSE}`,
     `origin=${config().origin}`,
-    `context=${uid}`,
+    `context=${target.uid}`,
+    `client=${target.clientId}`,
+    `scope=${target.scope}`,
     `nonce=${randomBytes(32).toString('base64url')}`,
     `expires=${new Date(expiresAt * 1000).toISOString()}`,
   ].join('\n');
@@ -63,10 +80,10 @@ const invalid = (message: string) => new CertificateRejected('CHALLENGE_INVALID'
 
 /**
  * Check that `text` is a login challenge this service issued for interaction
- * `uid` and that it has not expired. Throws CertificateRejected with code
- * CHALLENGE_INVALID and the reason otherwise.
+ * `uid` and that it has not expired, and return the interaction it names.
+ * Throws CertificateRejected with code CHALLENGE_INVALID and the reason otherwise.
  */
-export async function checkLoginChallenge(text: string, uid: string, options: ChallengeOptions = {}): Promise<void> {
+export async function checkLoginChallenge(text: string, uid: string, options: ChallengeOptions = {}): Promise<LoginTarget> {
   const lines = text.split('\n');
   if (lines[0] !== HEADER) {
     // A stored challenge (binding, passkey) names its purpose in a line of its own.
@@ -91,4 +108,5 @@ export async function checkLoginChallenge(text: string, uid: string, options: Ch
   if (fields.context !== uid) throw invalid(`the challenge was issued for sign-in ${fields.context}, not ${uid}; request a new challenge on this page`);
   const expiresAt = Date.parse(fields.expires ?? '');
   if (!(expiresAt > (options.now ?? new Date()).getTime())) throw invalid(`the challenge expired at ${fields.expires}; request a new one`);
+  return { uid, clientId: fields.client, scope: fields.scope };
 }

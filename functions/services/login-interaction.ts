@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, PutItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { dynamo } from '../db/client.js';
 import { ConditionFailed, commitWithEvents, type DomainEvent } from '../db/events.js';
 import { loginOutboxEntry, notifyLoginRecorded, putLoginContext, type LoginContext } from '../db/login-context.js';
-import { countLogin } from '../db/login-counter.js';
 import { readOidcPayload } from '../db/oidc-items.js';
 import { config } from '../lib/config.js';
 import { ApiError } from '../lib/errors.js';
@@ -11,6 +11,7 @@ import type { HttpEvent } from '../lib/http.js';
 import { log } from '../lib/log.js';
 import { providerCookieKeys } from '../lib/provider-secrets.js';
 import { GRANT_TTL_SECONDS } from '../../oidc/ttl.js';
+import type { LoginTarget } from './login-challenge.js';
 import { audienceOf, refusedScopes, type Audience } from './login-policy.js';
 
 /** URL of the provider's step that ends interaction `uid` with the login recorded for it. */
@@ -63,9 +64,28 @@ export async function pendingInteraction(event: HttpEvent, uid: string): Promise
   const payload = (await hasInteractionCookie(event, uid)) ? await readOidcPayload('Interaction', uid) : undefined;
   const params = payload?.params as Record<string, unknown> | undefined;
   if (!payload || !params || typeof params.client_id !== 'string' || (typeof payload.exp === 'number' && payload.exp <= Math.floor(Date.now() / 1000))) {
-    throw new ApiError(400, 'INTERACTION_EXPIRED', 'this sign-in has expired or was opened in another browser; go back to the trading platform and start again');
+    throw interactionExpired();
   }
   return { uid, clientId: params.client_id, params, audience: audienceOf(params.client_id) };
+}
+
+const interactionExpired = () =>
+  new ApiError(400, 'INTERACTION_EXPIRED', 'this sign-in has expired or was opened in another browser; go back to the trading platform and start again');
+
+/** Check that this browser holds the provider's signed interaction cookie for `uid`, without reading the interaction. */
+export async function requireInteractionCookie(event: HttpEvent, uid: string): Promise<void> {
+  if (!(await hasInteractionCookie(event, uid))) throw interactionExpired();
+}
+
+/** The interaction as a login challenge names it (see login-challenge.ts). */
+export function interactionOf(target: LoginTarget): PendingInteraction {
+  return { uid: target.uid, clientId: target.clientId, params: { client_id: target.clientId, scope: target.scope }, audience: audienceOf(target.clientId) };
+}
+
+/** Write a transaction's single Put as a plain conditional PutItem, which costs less than a transaction. */
+async function putAlone(item: TransactWriteItem): Promise<void> {
+  const put = item.Put!;
+  await dynamo().send(new PutItemCommand({ TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression }));
 }
 
 /** A login that a function has verified, to be recorded for its interaction. */
@@ -79,10 +99,10 @@ export interface VerifiedLogin {
 
 /**
  * Record a verified login for its interaction and return where the browser
- * goes next: the provider's finish step. The caller's items, the login context
- * (keyed by the interaction uid, and only if none exists), the daily counters
- * and the login event commit in one transaction. A second submission for the
- * same interaction therefore records nothing and fails with LOGIN_ALREADY_RECORDED.
+ * goes next: the provider's finish step. The caller's items and the login
+ * context (keyed by the interaction uid, and only if none exists) with its
+ * pending login event commit together. A second submission for the same
+ * interaction therefore records nothing and fails with LOGIN_ALREADY_RECORDED.
  * A request for a scope that the account kind may not have records nothing:
  * the finish step ends it with invalid_scope.
  */
@@ -107,15 +127,15 @@ export async function recordLogin(interaction: PendingInteraction, login: Verifi
     creditCode: login.context.creditCode,
     data: { ...login.eventData, clientId: interaction.clientId, method: login.context.method, authenticatedAt: now.toISOString() },
   };
+  // The login event waits in the outbox, so the login does not queue for the feed head. Its publisher
+  // appends the event and counts the login in the daily statistics.
+  const put = putLoginContext(context, loginOutboxEntry(context.grantId, now.getTime(), event));
   try {
-    // The login event waits in the outbox, so the login does not queue for the feed head; the dispatcher publishes it.
-    await commitWithEvents(
-      [...login.items, putLoginContext(context, loginOutboxEntry(context.grantId, now.getTime(), event)), countLogin(now, interaction.clientId, login.context.method)],
-      [],
-    );
+    if (login.items.length === 0) await putAlone(put);
+    else await commitWithEvents([...login.items, put], []);
     notifyLoginRecorded();
   } catch (error) {
-    if (error instanceof ConditionFailed && error.index === login.items.length) {
+    if ((error instanceof ConditionFailed && error.index === login.items.length) || error instanceof ConditionalCheckFailedException) {
       throw new ApiError(
         409,
         'LOGIN_ALREADY_RECORDED',

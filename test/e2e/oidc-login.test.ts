@@ -278,7 +278,7 @@ describe('login recording', () => {
   it('refuses an expired challenge', async () => {
     const { interaction, jar } = await startLogin();
     // Issued with the service's own keys (this process loads the same keys file), an hour ago.
-    const expired = await issueLoginChallenge(uidOf(interaction), { now: new Date(Date.now() - 3_600_000) });
+    const expired = await issueLoginChallenge({ uid: uidOf(interaction), clientId: settings.clientId, scope: 'openid enterprise' }, { now: new Date(Date.now() - 3_600_000) });
     const answered = await submit(interaction, jar, { certificate: holder.certPem, challenge: expired.text, signature: signChallenge(holder.keyPem, expired.text) });
     expect(answered.status).toBe(400);
     expect(answered.body.error).toBe('CHALLENGE_INVALID');
@@ -297,10 +297,10 @@ describe('login recording', () => {
       expect(result.status).toBe(409);
       expect(result.body.error).toBe('LOGIN_ALREADY_RECORDED');
     }
+    // The login event waits in the outbox until a publisher moves it to the feed and counts it.
+    await publishLoginEvents();
     const [today] = await readLoginStats(1);
     expect(today.byClient[race.clientId]).toBe(1);
-    // The login event waits in the outbox until a publisher moves it to the feed.
-    await publishLoginEvents();
     const events = (await queryIndex('gsi1', `EVT#ENT#${creditCode}`)).map(eventFromItem).filter((event) => event.type === EVENT_TYPES.login && (event.data as { clientId?: string }).clientId === race.clientId);
     expect(events).toHaveLength(1);
     // The one recorded login finishes the interaction.

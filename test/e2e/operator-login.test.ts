@@ -74,9 +74,13 @@ describe('operator enrollment and admin console login', () => {
       code_challenge_method: 'S256',
     });
     const interaction = await followUntil(url.href, jar, (u) => u.pathname.startsWith('/interaction/'));
+    // No certificate challenge is issued for the admin console, so no submission can carry a valid one.
+    const challenge = await fetch(`${interaction}/challenge`, { headers: { cookie: jar.header() } });
+    expect(challenge.status).toBe(403);
+    expect((await challenge.json()).error).toBe('METHOD_NOT_ALLOWED_HERE');
     const response = await postJson(`${interaction}/certificate`, { certificate: 'x', challenge: 'x', signature: 'x' }, { cookie: jar.header() });
-    expect(response.status).toBe(403);
-    expect(response.body.error).toBe('METHOD_NOT_ALLOWED_HERE');
+    expect(response.status).toBe(422);
+    expect(response.body.error).toBe('MALFORMED');
   });
 
   it('keeps operators and enterprises apart', async () => {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynamo, tableName } from '../../functions/db/client.js';
 import { readEvents, readFeedHead, type StoredEvent } from '../../functions/db/events.js';
 import { loginContextKey } from '../../functions/db/login-context.js';
+import { readLoginStats } from '../../functions/db/login-stats.js';
 import { pendingLogin, publishLoginEvents, publishPendingLogins, type PendingLogin } from '../../functions/feed/login-outbox.js';
 import { handler as dispatcherLambda } from '../../functions/handlers/dispatcher.js';
 import { EVENT_TYPES } from '../../functions/lib/event-types.js';
@@ -75,7 +76,9 @@ describe('login event outbox', () => {
 
   it('publishes each login once when publishers race', async () => {
     const creditCode = randomCreditCode();
+    await publishLoginEvents();
     const head = await readFeedHead();
+    const clientCountBefore = (await readLoginStats(1))[0]?.byClient['outbox-platform'] ?? 0;
     // More logins than one publishing transaction holds.
     const uids: string[] = [];
     for (let i = 0; i < 45; i += 1) uids.push(await login(creditCode));
@@ -87,6 +90,8 @@ describe('login event outbox', () => {
     await publishLoginEvents();
     const events = loginEventsOf(await eventsSince(head), creditCode);
     expect(events).toHaveLength(45);
+    const [today] = await readLoginStats(1);
+    expect(today.byClient['outbox-platform'] - clientCountBefore).toBe(45);
     expect(runs.reduce((sum, run) => sum + run.published, 0)).toBeLessThanOrEqual(45);
     const seqs = (await eventsSince(head)).map((event) => event.seq);
     expect(seqs).toEqual(seqs.map((_, index) => head + index + 1));

@@ -281,6 +281,7 @@ export class ServiceStack extends Stack {
         format: OutputFormat.ESM,
         target: LAMBDA_BUNDLE_OPTIONS.target,
         minify: LAMBDA_BUNDLE_OPTIONS.minify,
+        keepNames: LAMBDA_BUNDLE_OPTIONS.keepNames,
         mainFields: LAMBDA_BUNDLE_OPTIONS.mainFields,
         banner: ESM_REQUIRE_BANNER,
         sourceMap: false,

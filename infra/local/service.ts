@@ -47,6 +47,8 @@ export interface LocalServiceOptions {
   /** Public origin; defaults to http://localhost:<port>. */
   origin?: string;
   staticDir?: string;
+  /** Handlers that replace the source ones, by function name; tests serve built bundles this way. */
+  handlers?: Record<string, LambdaHandler>;
   /** Run the feed's push dispatcher in this process (default true). */
   dispatcher?: boolean;
   /** Interval of the scheduled certificate expiry run in milliseconds (default EXPIRY_INTERVAL_MS, or one hour). */
@@ -74,7 +76,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   invalidateTrustStore();
   await ensureTable(client, tableName());
 
-  const server = createHost(localSelector(), { staticDir: options.staticDir });
+  const server = createHost(localSelector(options.handlers), { staticDir: options.staticDir });
   // The origin must be known before the first request, because the provider is built on it.
   const port = await listen(server, options.port ?? 0);
   process.env.PUBLIC_ORIGIN = options.origin ?? `http://localhost:${port}`;
@@ -122,13 +124,14 @@ const HTTP_HANDLERS: Record<string, LambdaHandler> = {
  * Route requests with the HTTP routes of the deployed function entries, so a
  * path reaches the same handler here as behind API Gateway.
  */
-export function localSelector(): (method: string, path: string) => LambdaHandler | undefined {
+export function localSelector(overrides: Record<string, LambdaHandler> = {}): (method: string, path: string) => LambdaHandler | undefined {
+  const handlers = { ...HTTP_HANDLERS, ...overrides };
   const routes = httpRoutes(deployableFunctions());
-  const missing = [...new Set(routes.map((target) => target.name))].filter((name) => !HTTP_HANDLERS[name]);
+  const missing = [...new Set(routes.map((target) => target.name))].filter((name) => !handlers[name]);
   if (missing.length) throw new Error(`the local host has no handler for function ${missing.join(', ')}; add it to HTTP_HANDLERS in infra/local/service.ts`);
   return (method, path) => {
     const name = selectFunction(routes, method, path);
-    return name ? HTTP_HANDLERS[name] : undefined;
+    return name ? handlers[name] : undefined;
   };
 }
 

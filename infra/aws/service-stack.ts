@@ -25,7 +25,7 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
-import { Architecture, Runtime, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, FilterCriteria, FilterRule, Runtime, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -36,6 +36,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption, type IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { TABLE_KEYS } from '../../functions/db/schema.js';
+import { LOGIN_OUTBOX_PARTITION } from '../../functions/db/login-context.js';
 import { BUNDLE_ALIASES, ESM_REQUIRE_BANNER, LAMBDA_BUNDLE_OPTIONS } from '../bundling.js';
 import { deployableFunctions, REPO_ROOT, type FunctionEntry, type QueueName, type TableAction } from './functions.js';
 import type { StageSettings } from './stages.js';
@@ -169,6 +170,11 @@ export class ServiceStack extends Stack {
           fn.addEventSource(
             new DynamoEventSource(this.table, {
               startingPosition: StartingPosition.TRIM_HORIZON,
+              // Only inserted feed events and logins waiting in the outbox invoke the dispatcher, not every session or token write.
+              filters: [
+                FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT'), dynamodb: { NewImage: { kind: { S: FilterRule.isEqual('event') } } } }),
+                FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT'), dynamodb: { NewImage: { gsi3pk: { S: FilterRule.isEqual(LOGIN_OUTBOX_PARTITION) } } } }),
+              ],
               batchSize: 100,
               bisectBatchOnError: true,
               reportBatchItemFailures: true,

@@ -348,6 +348,12 @@ describe('service stack with every entry', () => {
     expect(mapping.Properties.StartingPosition).toBe('TRIM_HORIZON');
     expect(mapping.Properties.BisectBatchOnFunctionError).toBe(true);
     expect(render(mapping.Properties.DestinationConfig.OnFailure.Destination)).toMatch(/^StreamFailures\w+\.Arn$/);
+    // Only new feed events and logins waiting in the outbox invoke it.
+    const patterns = mapping.Properties.FilterCriteria.Filters.map((filter: { Pattern: string }) => JSON.parse(filter.Pattern));
+    expect(patterns).toEqual([
+      { eventName: ['INSERT'], dynamodb: { NewImage: { kind: { S: ['event'] } } } },
+      { eventName: ['INSERT'], dynamodb: { NewImage: { gsi3pk: { S: ['LOGINOUTBOX'] } } } },
+    ]);
   });
 
   it('dispatcher sends to and consumes deliveries', () => {

@@ -80,6 +80,9 @@ describe('operator console in Chromium', () => {
     await page.getByRole('checkbox', { name: /RSASSA-PSS/ }).uncheck();
     await page.getByLabel('SM2 签名者 ID').fill('');
     await page.getByRole('combobox', { name: '无法获得吊销信息时' }).selectOption('open');
+    await page.getByLabel('OCSP 响应服务地址（可选）').fill('http://127.0.0.1:9/ocsp');
+    await page.getByRole('combobox', { name: 'OCSP CertID 摘要算法' }).selectOption('sha1');
+    await page.getByRole('checkbox', { name: /要求 OCSP 应答回显随机数/ }).uncheck();
     await expectAccessible(page);
     await page.getByRole('button', { name: '添加', exact: true }).click();
 
@@ -94,6 +97,9 @@ describe('operator console in Chromium', () => {
     expect(saved.allowedSignatureAlgorithms).toContain('1.2.156.10197.1.501');
     expect(saved.sm2SignerId).toBe('');
     expect(saved.revocation.failPolicy).toBe('open');
+    expect(saved.revocation.ocspUrl).toBe('http://127.0.0.1:9/ocsp');
+    expect(saved.revocation.ocspHashAlgorithm).toBe('sha1');
+    expect(saved.revocation.ocspNonce).toBe(false);
     expect(saved.version).toBe(1);
     await screenshot(page, 'admin-ca-profiles');
 

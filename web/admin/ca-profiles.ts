@@ -107,6 +107,16 @@ function addProfileForm(onSaved: () => void, session: Session): HTMLFormElement 
         h('option', { value: 'closed' }, tr({ zh: '拒绝（推荐）', en: 'reject (recommended)' })),
         h('option', { value: 'open' }, tr({ zh: '接受并记录', en: 'accept and log' })),
       )),
+      field(
+        tr({ zh: 'OCSP 响应服务地址（可选）', en: 'OCSP responder URL (optional)' }),
+        h('input', { name: 'ocspUrl', type: 'url', maxlength: 2000, placeholder: 'http://ocsp.example.cn/' }),
+        tr({ zh: '填写后先向该地址查询证书状态，查询失败时再使用 CRL。', en: 'When set, certificate status is asked here first; CRLs are used when it fails.' }),
+      ),
+      field(tr({ zh: 'OCSP CertID 摘要算法', en: 'OCSP CertID hash algorithm' }), h('select', { name: 'ocspHashAlgorithm' },
+        h('option', { value: 'sha256' }, 'SHA-256'),
+        h('option', { value: 'sha1' }, 'SHA-1'),
+      )),
+      h('div', { class: 'checks' }, h('label', {}, h('input', { type: 'checkbox', name: 'ocspNonce', checked: true }), tr({ zh: '要求 OCSP 应答回显随机数（预先生成应答的服务请取消）', en: 'Require the OCSP responder to echo a nonce (clear for pre-produced responses)' }))),
     ),
     h('button', { type: 'submit', class: 'primary' }, tr({ zh: '添加', en: 'Add' })),
     status,
@@ -131,7 +141,13 @@ function addProfileForm(onSaved: () => void, session: Session): HTMLFormElement 
       allowInvalidCheckCharacter: checked('allowInvalidCheckCharacter'),
       allowedSignatureAlgorithms: Array.from(form.querySelectorAll<HTMLInputElement>('input[name=algorithm]:checked'), (box) => box.value),
       sm2SignerId: (form.elements.namedItem('sm2SignerId') as HTMLInputElement).value,
-      revocation: { useCrlDistributionPoints: checked('useCrlDistributionPoints'), crlUrls: lines(formValue(form, 'crlUrls')), failPolicy: formValue(form, 'failPolicy') },
+      revocation: {
+        useCrlDistributionPoints: checked('useCrlDistributionPoints'),
+        crlUrls: lines(formValue(form, 'crlUrls')),
+        failPolicy: formValue(form, 'failPolicy'),
+        // The OCSP settings are sent only with a responder URL, because the API rejects them without one.
+        ...(formValue(form, 'ocspUrl') ? { ocspUrl: formValue(form, 'ocspUrl'), ocspHashAlgorithm: formValue(form, 'ocspHashAlgorithm'), ocspNonce: checked('ocspNonce') } : {}),
+      },
     };
     try {
       await callJson('/api/admin/ca-profiles', { body, token: session.accessToken });
@@ -144,6 +160,8 @@ function addProfileForm(onSaved: () => void, session: Session): HTMLFormElement 
         'creditCodeLocation.oid': 'locationOid',
         allowedSignatureAlgorithms: 'algorithm',
         'revocation.crlUrls': 'crlUrls',
+        'revocation.ocspUrl': 'ocspUrl',
+        'revocation.ocspHashAlgorithm': 'ocspHashAlgorithm',
       });
     }
   });

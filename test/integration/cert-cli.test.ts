@@ -1,0 +1,66 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main as certCli } from '../../functions/cli/cert.js';
+import { fingerprint } from '../../functions/pki/certificate.js';
+import { parseCertificate } from '../../functions/pki/der.js';
+import { saveCaProfile } from '../../functions/services/ca-profiles.js';
+import { markBindingRevoked } from '../../functions/services/certificate-revocation.js';
+import { bind, register, type Holder } from '../../infra/local/journey.js';
+import { randomCreditCode } from '../helpers/codes.js';
+import { createRootCa, enterpriseHolder, profileWithoutRevocation, tempDir } from '../helpers/pki.js';
+import { startTestService } from '../helpers/service.js';
+
+let service: Awaited<ReturnType<typeof startTestService>>;
+let holder: Holder;
+let certPath: string;
+
+beforeAll(async () => {
+  service = await startTestService({ dispatcher: false });
+  const dir = await tempDir();
+  const ca = await createRootCa(`${dir}/ca`, 'CLI Live CA', 'ec');
+  await saveCaProfile(profileWithoutRevocation('cli-live-ca', 'CLI Live CA', [ca.certPem]));
+  const creditCode = randomCreditCode();
+  expect((await register(service.url, { creditCode, name: '命令行测试公司', legalRepresentative: '甲', contact: { name: '乙', phone: '13700137000' } })).status).toBe(201);
+  holder = await enterpriseHolder(ca, 'cli-live', creditCode, { name: '命令行测试公司' });
+  expect((await bind(service.url, creditCode, holder, { confirmDetails: true })).status).toBe(201);
+  certPath = join(dir, 'leaf.pem');
+  await writeFile(certPath, holder.certPem);
+}, 60_000);
+
+afterAll(async () => {
+  await service?.stop();
+});
+
+/** Run `cert verify` against the live trust store and return its exit code and JSON report. */
+async function verifyLive(): Promise<{ code: number; report: { verdict: string; code?: string; message?: string } }> {
+  const chunks: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    chunks.push(String(chunk));
+    return true;
+  });
+  try {
+    const code = await certCli(['verify', '--cert', certPath, '--trust-store', 'live', '--usage', 'login', '--json']);
+    return { code, report: JSON.parse(chunks.join('')) };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe('cert verify with the live trust store', () => {
+  it('accepts a bound certificate', async () => {
+    const { code, report } = await verifyLive();
+    expect(code).toBe(0);
+    expect(report.verdict).toBe('valid');
+  });
+
+  it('rejects a certificate whose binding was revoked', async () => {
+    const revoked = await markBindingRevoked(fingerprint(parseCertificate(holder.certPem)), { reason: 'keyCompromise', source: 'operator', actor: 'test' });
+    expect(revoked).toBe(true);
+    const { code, report } = await verifyLive();
+    expect(code).toBe(1);
+    expect(report.verdict).toBe('rejected');
+    expect(report.code).toBe('BINDING_REVOKED');
+    expect(report.message).toContain('keyCompromise');
+  });
+});

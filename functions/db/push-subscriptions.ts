@@ -40,7 +40,8 @@ export interface FeedConsumer {
   delivered: number;
   /** Events the receiver rejected as invalid (HTTP 400, RFC 8935 section 2.3), skipped since. */
   rejected: number;
-  lastRejection?: { seq: number; jti: string; error: string };
+  /** The last event the receiver rejected, and when (ISO 8601; absent in records written before it was stored). */
+  lastRejection?: { seq: number; jti: string; error: string; at?: string };
   /** Worker that holds the lease, and when the lease ends (epoch ms). One worker delivers at a time. */
   leaseOwner?: string;
   leaseUntil?: number;

@@ -62,7 +62,7 @@ export interface WindowResult {
   through: number;
   delivered: number;
   rejected: number;
-  lastRejection?: { seq: number; jti: string; error: string };
+  lastRejection?: { seq: number; jti: string; error: string; at?: string };
   /** Set when an event could not be processed; the events after `through` are tried again later. */
   failure?: string;
 }
@@ -290,7 +290,7 @@ export const pushHandler: ConsumerHandler = async (consumer, events, deadline, s
       }
       if (result.outcome === 'rejected') {
         rejected += 1;
-        lastRejection = { seq: event.seq, jti: event.jti, error: result.error };
+        lastRejection = { seq: event.seq, jti: event.jti, error: result.error, at: new Date().toISOString() };
         log.warn('push receiver rejected an event', { consumer: consumer.id, seq: event.seq, jti: event.jti, error: result.error });
       } else {
         delivered += 1;

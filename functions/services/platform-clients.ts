@@ -116,11 +116,18 @@ function clientMetadata(record: PlatformRecord, secret: string): PlatformClient 
 
 const newSecret = () => randomBytes(32).toString('base64url');
 
-/** Delivery state of a platform's push endpoint as operators see it; lease fields are internal. */
+/**
+ * Delivery state of a platform's push endpoint as operators see it; lease
+ * fields are internal. An endpoint that answers but rejected the last event it
+ * got (nothing delivered since) is shown as `rejecting`: rejected events are
+ * skipped, so the consumer itself stays active and would otherwise look healthy.
+ */
 export function deliveryView(consumer: FeedConsumer, head: number) {
+  const rejection = consumer.lastRejection;
+  const rejecting = consumer.status === 'active' && rejection !== undefined && (!consumer.lastDeliveredAt || (rejection.at !== undefined && rejection.at > consumer.lastDeliveredAt));
   return {
     endpoint: consumer.endpoint,
-    status: consumer.status,
+    status: rejecting ? ('rejecting' as const) : consumer.status,
     cursor: consumer.cursor,
     head,
     behind: head - consumer.cursor,
@@ -129,6 +136,7 @@ export function deliveryView(consumer: FeedConsumer, head: number) {
     rejected: consumer.rejected,
     lastDeliveredAt: consumer.lastDeliveredAt,
     lastError: consumer.lastError,
+    lastRejection: rejection ? { seq: rejection.seq, error: rejection.error, at: rejection.at } : undefined,
     failingSince: consumer.failingSince,
     nextAttemptAt: consumer.nextAttemptAt ? new Date(consumer.nextAttemptAt).toISOString() : undefined,
   };

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commitWithEvents } from '../../functions/db/events.js';
+import { commitWithEvents, readFeedHead } from '../../functions/db/events.js';
+import { deliveryView } from '../../functions/services/platform-clients.js';
 import { getConsumer } from '../../functions/db/push-subscriptions.js';
 import { setHostResolver } from '../../functions/feed/push-endpoint.js';
 import { EVENT_TYPES } from '../../functions/lib/event-types.js';
@@ -135,10 +136,18 @@ describe('dead-letter state', () => {
       return current && current.rejected > 0 ? current : undefined;
     }, 'the rejection');
     expect(consumer.lastRejection?.jti).toBe(rejected.jti);
+    // Operators see an endpoint that rejects events as such, although the consumer stays active.
+    expect(consumer.status).toBe('active');
+    expect(deliveryView(consumer, await readFeedHead()).status).toBe('rejecting');
     receiver.answerStatus = 202;
     const [accepted] = await commitSyntheticEvents(1, 1);
     await receiver.waitFor(() => receiver.jtis.has(accepted.jti), 'the next event');
     expect(receiver.jtis.has(rejected.jti)).toBe(false);
+    const recovered = await eventually(async () => {
+      const current = await getConsumer(platform.clientId);
+      return current && current.delivered > 0 ? current : undefined;
+    }, 'the delivery');
+    expect(deliveryView(recovered, await readFeedHead()).status).toBe('active');
     await sendJson('DELETE', `${service.url}/api/feed/push`, platform.token);
     await receiver.down();
   });

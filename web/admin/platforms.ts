@@ -8,6 +8,7 @@ import { badge, formatDate, formValue, guarded, lines, showFormError, table } fr
 const DELIVERY_STATUS_TEXT: Record<string, Text> = {
   active: { zh: '正常', en: 'active' },
   failing: { zh: '投递失败，重试中', en: 'failing, retrying' },
+  rejecting: { zh: '接收方拒收事件', en: 'receiver rejects events' },
   'dead-letter': { zh: '已停止（需重放）', en: 'stopped (needs a replay)' },
 };
 
@@ -25,6 +26,9 @@ function deliverySummary(delivery: any): HTMLElement {
       last: formatDate(delivery.lastDeliveredAt),
     })),
     delivery.lastError ? h('p', { class: 'hint' }, tr({ zh: '最近错误：{error}', en: 'Last error: {error}' }, { error: delivery.lastError })) : null,
+    delivery.status === 'rejecting' && delivery.lastRejection
+      ? h('p', { class: 'hint' }, tr({ zh: '最近被拒（第 {seq} 号事件）：{error}', en: 'Last rejection (event {seq}): {error}' }, { seq: delivery.lastRejection.seq, error: delivery.lastRejection.error }))
+      : null,
   );
 }
 

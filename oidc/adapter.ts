@@ -12,6 +12,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { dynamo, tableName } from '../functions/db/client.js';
 import { CLIENT_CACHE_SECONDS, clientCache } from '../functions/db/oidc-client-cache.js';
 import { oidcItemKey } from '../functions/db/oidc-items.js';
+import { clientCredentialsIndexKey } from '../functions/db/oidc-client-tokens.js';
 import { deleteGrantItems } from '../functions/db/oidc-grants.js';
 
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
@@ -41,6 +42,11 @@ export class DynamoDbAdapter implements Adapter {
     if (this.model === 'Session' && payload.uid) {
       item.gsi1pk = `OIDCUID#${payload.uid}`;
       item.gsi1sk = 'Session';
+    }
+    if (this.model === 'ClientCredentials' && payload.clientId) {
+      // Indexed by client, so that rotating the client's secret can end its tokens.
+      item.gsi1pk = clientCredentialsIndexKey(payload.clientId);
+      item.gsi1sk = id;
     }
     if (payload.userCode) {
       item.gsi1pk = `OIDCUSER#${payload.userCode}`;

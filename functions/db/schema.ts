@@ -13,8 +13,10 @@
  *   FEED / HEAD                    feed-wide event sequence counter
  *   FEED#<bucket> / <seq>          event (gsi1: EVT#ENT#<code>, gsi2: EVT#CA#<caId>)
  *   PUSH#<consumer> / PUSH         feed consumer: push endpoint or internal reaction, cursor and lease (gsi1: PUSHCONSUMERS)
- *   OIDC#<model>#<id> / OIDC       oidc-provider storage (gsi1: OIDCUID#, OIDCUSER#; gsi2: OIDCGRANT#, OIDCACCOUNT# for sessions)
- *   LOGIN#<grantId> / LOGIN        login context (ttl; gsi2: LOGINWAC#<credentialId> for passkey logins)
+ *   OIDC#<model>#<id> / OIDC       oidc-provider storage (gsi1: OIDCUID#, OIDCUSER#, OIDCCC#<clientId> for client-credentials tokens;
+ *                                  gsi2: OIDCGRANT#, OIDCACCOUNT# for sessions)
+ *   LOGIN#<grantId> / LOGIN        login context (ttl; gsi2: LOGINWAC#<credentialId> for passkey logins;
+ *                                  gsi3: LOGINOUTBOX / <login time>#<uid> until its login event is published)
  *   WAC#<credentialId> / WAC       WebAuthn credential (gsi1: OWNERWAC#ENT#<code> or OWNERWAC#OP#<sub>)
  *   OP#<sub> / OP                  operator account (subject prefix op_)
  *   PLATFORM#<clientId> / PLATFORM platform client registered through the admin API, without its secret (gsi1: PLATFORMS)

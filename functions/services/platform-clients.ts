@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { commitWithEvents, ConditionFailed, readFeedHead } from '../db/events.js';
 import { getPlatformRecord, listPlatformRecords, putPlatformRecord, type PlatformRecord } from '../db/platform-clients.js';
 import { getConsumer, listConsumers, putConsumer, type FeedConsumer } from '../db/push-subscriptions.js';
+import { deleteClientCredentialsTokens } from '../db/oidc-client-tokens.js';
 import { checkPushEndpoint, parsePushEndpoint } from '../feed/push-endpoint.js';
 import { ApiError, badRequest, conflict, notFound } from '../lib/errors.js';
 import { EVENT_TYPES, OPERATORS_ONLY } from '../lib/event-types.js';
@@ -233,7 +234,9 @@ export async function rotatePlatformSecret(clientId: string, version: number, ac
   // reads the new version and commits before this write lands can still be overwritten by it.
   const existing = await findPlatformClient(clientId);
   await savePlatformClient({ ...existing, ...clientMetadata(next, secret) });
-  log.info('platform client secret rotated', { clientId, version: next.version, actor });
+  // Tokens obtained with the old secret end now, not when they expire. Tokens of enterprise logins stay: they need a login too.
+  const tokensRevoked = await deleteClientCredentialsTokens(clientId);
+  log.info('platform client secret rotated', { clientId, version: next.version, actor, tokensRevoked });
   const head = await readFeedHead();
   return { platform: platformView(next, await getConsumer(clientId), head), secret };
 }

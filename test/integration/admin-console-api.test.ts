@@ -344,6 +344,17 @@ describe('platform secret rotation', () => {
     const tokens = await clientCredentials('rotate-platform', winner.body.client_secret, 'feed:read');
     expect(tokens.access_token).toBeTruthy();
   });
+
+  it('ends the tokens issued before the rotation', async () => {
+    const current = await getJson(api('/clients/rotate-platform'), operatorToken);
+    const oldSecret = (await send('/clients/rotate-platform/secret', { version: current.body.version })).body;
+    const tokens = await clientCredentials('rotate-platform', oldSecret.client_secret, 'feed:read');
+    expect((await getJson(`${service.url}/api/feed/events?after=0&limit=1`, tokens.access_token)).status).toBe(200);
+    const rotated = await send('/clients/rotate-platform/secret', { version: oldSecret.version });
+    expect(rotated.status).toBe(200);
+    const after = await getJson(`${service.url}/api/feed/events?after=0&limit=1`, tokens.access_token);
+    expect(after.status).toBe(401);
+  });
 });
 
 describe('enterprise search', () => {

@@ -1,5 +1,9 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { run as certCli } from '../../functions/cli/cert.js';
 import { main as enrollOperator } from '../../infra/local/enroll-operator.js';
+import { tempDir } from '../helpers/pki.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -14,6 +18,53 @@ async function consoleErrors(run: () => Promise<number>): Promise<{ code: number
   const code = await run();
   return { code, text: lines.join('\n') };
 }
+
+/** Collect what process.stderr receives while `run` executes. */
+async function standardError(run: () => Promise<number>): Promise<{ code: number; text: string }> {
+  const chunks: string[] = [];
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    chunks.push(String(chunk));
+    return true;
+  });
+  const code = await run();
+  return { code, text: chunks.join('') };
+}
+
+describe('cert verify errors', () => {
+  it('suggests --cert for a positional file', async () => {
+    const { code, text } = await standardError(() => certCli(['verify', 'leaf.pem']));
+    expect(code).toBe(2);
+    expect(text).toContain('error: unexpected argument "leaf.pem"; to check this certificate, use --cert leaf.pem');
+    expect(text).toContain('Usage: npm run cert -- verify --cert FILE');
+  });
+
+  it('prints usage for a missing option', async () => {
+    const { code, text } = await standardError(() => certCli(['verify', '--anchor', 'ca.pem']));
+    expect(code).toBe(2);
+    expect(text).toContain('error: --cert is required');
+    expect(text).toContain('Usage:');
+  });
+
+  it('prints one line for a missing file', async () => {
+    const missing = join(await tempDir(), 'missing.pem');
+    const { code, text } = await standardError(() => certCli(['verify', '--cert', missing, '--anchor', missing]));
+    expect(code).toBe(2);
+    expect(text.startsWith(`error: cannot read ${missing}: ENOENT`)).toBe(true);
+    expect(text.trimEnd().split('\n')).toHaveLength(1);
+    expect(text).not.toContain('Usage:');
+  });
+
+  it('prints one line for a malformed file', async () => {
+    const dir = await tempDir();
+    const malformed = join(dir, 'broken.pem');
+    await writeFile(malformed, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+    const { code, text } = await standardError(() => certCli(['verify', '--cert', malformed, '--anchor', malformed]));
+    expect(code).toBe(2);
+    expect(text.startsWith(`error: ${malformed}`)).toBe(true);
+    expect(text.trimEnd().split('\n')).toHaveLength(1);
+    expect(text).not.toContain('Usage:');
+  });
+});
 
 describe('operator:enroll arguments', () => {
   for (const minutes of ['abc', '0', '61', '1.5', '']) {

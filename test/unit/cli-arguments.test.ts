@@ -2,11 +2,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { run as certCli } from '../../functions/cli/cert.js';
+import { main as provision } from '../../infra/aws/provision.js';
 import { main as enrollOperator } from '../../infra/local/enroll-operator.js';
 import { tempDir } from '../helpers/pki.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
+  vi.unstubAllEnvs();
 });
 
 /** Collect what console.error prints while `run` executes. */
@@ -75,4 +77,23 @@ describe('operator:enroll arguments', () => {
       expect(text).not.toContain('NaN');
     });
   }
+});
+
+describe('provision without TABLE_NAME', () => {
+  it('names the local service file', async () => {
+    const dir = await tempDir();
+    vi.stubEnv('TABLE_NAME', undefined);
+    vi.stubEnv('DATA_DIR', dir);
+    const run = provision(['ca', 'x', 'X', 'anchor.pem']);
+    await expect(run).rejects.toThrow('set it to the TableName output of the service stack');
+    await expect(run).rejects.toThrow(`set DYNAMODB_ENDPOINT and TABLE_NAME to the dynamoEndpoint and tableName in ${join(dir, 'service.json')}`);
+  });
+
+  it('prints the running local values', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'service.json'), JSON.stringify({ dynamoEndpoint: 'http://127.0.0.1:8123', origin: 'http://localhost:3000', tableName: 'tif-local' }));
+    vi.stubEnv('TABLE_NAME', undefined);
+    vi.stubEnv('DATA_DIR', dir);
+    await expect(provision(['ca', 'x', 'X', 'anchor.pem'])).rejects.toThrow('run with DYNAMODB_ENDPOINT=http://127.0.0.1:8123 TABLE_NAME=tif-local');
+  });
 });

@@ -56,6 +56,13 @@ describe('local host static files', () => {
     });
   }
 
+  it('serves no source maps', async () => {
+    const script = await rawRequest('GET', '/static/portal/main.js');
+    expect(script.status).toBe(200);
+    const map = await rawRequest('GET', '/static/portal/main.js.map');
+    expect(map.status).toBe(404);
+  });
+
   it('returns 404 for a missing file', async () => {
     const response = await rawRequest('GET', '/static/....//');
     expect(response.status).toBe(404);

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -16,12 +16,19 @@ const ENTRY_POINTS = {
 
 /**
  * Bundle the browser pages with esbuild into `outDir` (default dist/web):
- * ES modules with shared chunks, minified, with source maps, plus the HTML
- * pages and the style sheet copied as they are. The result is plain static
- * files, served at /static/ by the local host or from any static hosting
- * under the service's origin.
+ * ES modules with shared chunks, minified, plus the HTML pages and the style
+ * sheet copied as they are. The result is plain static files, served at
+ * /static/ by the local host or from any static hosting under the service's
+ * origin. Source maps (with the full sources) are written only when
+ * `sourceMaps` is true, by default when WEB_SOURCE_MAPS=1, because everything
+ * in the folder is served; otherwise maps left by an earlier build are removed.
  */
-export async function buildWeb(outDir = join(root, 'dist', 'web')): Promise<string> {
+export async function buildWeb(
+  outDir = join(root, 'dist', 'web'),
+  options: { sourceMaps?: boolean } = {},
+): Promise<string> {
+  const sourceMaps = options.sourceMaps ?? process.env.WEB_SOURCE_MAPS === '1';
+  if (!sourceMaps) await removeSourceMaps(outDir);
   await build({
     entryPoints: Object.fromEntries(Object.entries(ENTRY_POINTS).map(([name, path]) => [name, join(root, path)])),
     outdir: outDir,
@@ -31,7 +38,7 @@ export async function buildWeb(outDir = join(root, 'dist', 'web')): Promise<stri
     platform: 'browser',
     target: ['chrome111', 'edge111', 'firefox115', 'safari16.4'],
     minify: true,
-    sourcemap: true,
+    sourcemap: sourceMaps,
     chunkNames: 'chunks/[name]-[hash]',
     logLevel: 'warning',
   });
@@ -42,6 +49,17 @@ export async function buildWeb(outDir = join(root, 'dist', 'web')): Promise<stri
     await copyFile(file, target);
   }
   return outDir;
+}
+
+async function removeSourceMaps(dir: string): Promise<void> {
+  let files: string[];
+  try {
+    files = await listFiles(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  await Promise.all(files.filter((file) => file.endsWith('.map')).map((file) => rm(file)));
 }
 
 async function listFiles(dir: string): Promise<string[]> {

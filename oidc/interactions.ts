@@ -33,8 +33,10 @@ export function mountInteractions(provider: Provider): void {
       if (ctx.method === 'GET' && !action) return await showLogin(provider, ctx, uid);
       if (ctx.method === 'GET' && action === 'finish') return await finish(provider, ctx, uid);
       if (ctx.method === 'POST' && action === 'abort') return await abort(provider, ctx);
+      const allowed = action === 'abort' ? 'POST' : 'GET';
       ctx.status = 405;
-      ctx.body = { error: 'METHOD_NOT_ALLOWED', message: `${ctx.method} is not allowed on ${ctx.path}` };
+      ctx.set('allow', allowed);
+      ctx.body = { error: 'METHOD_NOT_ALLOWED', message: `${ctx.method} is not allowed on ${ctx.path}; use ${allowed}` };
     } catch (error) {
       respondWithError(ctx, error);
       // A person opened the page or was sent to the finish step: show the error as a page, not as JSON.

@@ -18,6 +18,7 @@ import type { ProviderKeys } from './keys.js';
  * this service's own interaction pages, and verified enterprise claims.
  */
 export function createProvider(issuer: string, keys: ProviderKeys): Provider {
+  const issuerOrigin = new URL(issuer).origin;
   const configuration: Configuration = {
     adapter: DynamoDbAdapter,
     jwks: keys.jwks as Configuration['jwks'],
@@ -94,6 +95,10 @@ export function createProvider(issuer: string, keys: ProviderKeys): Provider {
         };
       },
     }),
+    // Platforms are server-side relying parties, and the portal and admin console are served from the
+    // issuer's own origin. So client-authenticated endpoints (token, userinfo at /me, introspection,
+    // revocation) accept browser calls from that origin only, and reject every cross-origin call.
+    clientBasedCORS: (_ctx, origin) => origin === issuerOrigin,
     fetch: loopbackAwareFetch,
     renderError: async (ctx, out, error) => {
       log.warn('oidc error page', { error: out.error, description: out.error_description });

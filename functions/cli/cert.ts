@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type * as pkijs from 'pkijs';
 import { certificatePem } from '../pki/pem.js';
-import { MalformedInput, parseCertificate, parseCertificates } from '../pki/der.js';
+import { parseCertificate, parseCertificates } from '../pki/der.js';
 import { parseCrl, StaticRevocationSource, type ParsedCrl, type RevocationSource } from '../pki/revocation.js';
 import { TrustStore, defaultProfile, type CaProfile } from '../pki/trust-store.js';
 import type { Usage } from '../pki/validate.js';
@@ -33,13 +33,17 @@ verdict, the path it built and the reason code.
 
 Exit status: 0 valid, 1 rejected, 2 invalid invocation.`;
 
+/** An invalid invocation: the message is printed with the usage text. */
 class UsageError extends Error {}
+
+/** A file that cannot be read or parsed: the message is printed alone. */
+class InputError extends Error {}
 
 async function readInput(path: string): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(path));
   } catch (error) {
-    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+    throw new InputError(`cannot read ${path}: ${(error as Error).message}`);
   }
 }
 
@@ -57,7 +61,7 @@ async function fileProfiles(values: { profile?: string[]; anchor?: string[]; 'oc
     try {
       body = JSON.parse(Buffer.from(await readInput(path)).toString('utf8'));
     } catch (error) {
-      throw new UsageError(`${path} is not JSON: ${(error as Error).message}`);
+      throw new InputError(`${path} is not JSON: ${(error as Error).message}`);
     }
     profiles.push(parseCaProfileInput(body));
   }
@@ -102,8 +106,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${command ? `unknown command ${JSON.stringify(command)}\n` : ''}${USAGE}\n`);
     return 2;
   }
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
+    allowPositionals: true,
     options: {
       cert: { type: 'string' },
       chain: { type: 'string', multiple: true },
@@ -121,6 +126,10 @@ export async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
     },
   });
+  if (positionals.length > 0) {
+    const hint = values.cert || positionals.length > 1 ? 'give each file with its option' : `to check this certificate, use --cert ${positionals[0]}`;
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}; ${hint}`);
+  }
   if (!values.cert) throw new UsageError('--cert is required');
   const usage = (values.usage ?? 'login') as Usage;
   if (!['bind', 'login', 'path'].includes(usage)) throw new UsageError(`--usage ${JSON.stringify(values.usage)} is not bind, login or path`);
@@ -191,17 +200,23 @@ function decodeSignature(bytes: Uint8Array): Uint8Array {
   return /^[A-Za-z0-9+/=\s]+$/.test(text) ? new Uint8Array(Buffer.from(text, 'base64')) : bytes;
 }
 
-const isEntryPoint = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop()!);
-if (isEntryPoint) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      if (error instanceof UsageError || error instanceof MalformedInput || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-        process.stderr.write(`error: ${(error as Error).message}\n\n${USAGE}\n`);
-        process.exit(2);
-      }
-      process.stderr.write(`error: ${(error as Error).stack ?? error}\n`);
-      process.exit(2);
-    },
-  );
+/**
+ * Run the command and print any error: with the usage text for an invalid
+ * invocation, as one line otherwise. Returns the exit status.
+ */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`error: ${message}\n\n${USAGE}\n`);
+    } else {
+      process.stderr.write(`error: ${message}\n`);
+    }
+    return 2;
+  }
 }
+
+const isEntryPoint = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop()!);
+if (isEntryPoint) process.exit(await run(process.argv.slice(2)));

@@ -9,7 +9,8 @@
  * creditCode. Where no credit code is given it is read from the certificate
  * subject. The run can be interrupted and started again with the same
  * arguments: finished batches are skipped and unfinished ones are resent under
- * the same idempotency key.
+ * the same idempotency key. The state file records the issuer and client id,
+ * and a run for another issuer or client rejects it.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -29,6 +30,8 @@ interface SourceItem {
 }
 
 interface ImportState {
+  issuer: string;
+  clientId: string;
   inputHash: string;
   batchSize: number;
   done: number[];
@@ -41,13 +44,15 @@ const HELP = `usage: npm run import -- --issuer URL --client-id ID --key KEY.pem
   --key FILE          the CA firm's private key (PEM, PKCS#8) registered for private_key_jwt
   --batch N           certificates per request (1-200, default 200)
   --concurrency N     requests in flight (1-16, default 4)
-  --state FILE        progress file for resuming (default import-state.json)
+  --state FILE        progress file for resuming, tied to the issuer and client id
+                      (default import-state.json)
   --rejects FILE      where rejected certificates are listed (default import-rejects.csv)
   --quiet             no progress bar
 `;
 
-async function main(): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
+    args: argv,
     allowPositionals: true,
     options: {
       issuer: { type: 'string' },
@@ -75,6 +80,12 @@ async function main(): Promise<number> {
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 200) return usage(`--batch ${values.batch} is not a whole number from 1 to 200`);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) return usage(`--concurrency ${values.concurrency} is not a whole number from 1 to 16`);
 
+  // Authenticate first, so a wrong key, client id or issuer fails before any file is read or written.
+  const issuer = values.issuer!.replace(/\/+$/, '');
+  const clientId = values['client-id']!;
+  const session = await CaFirmSession.connect({ issuer, clientId, privateKeyPem: await readKeyFile(values.key!), keySource: `--key ${values.key}` });
+  await session.accessToken();
+
   const items = (await Promise.all(positionals.map((input) => readInput(resolve(input))))).flat();
   const localRejects: { item: SourceItem; code: string; message: string }[] = [];
   const sendable: SourceItem[] = [];
@@ -92,11 +103,10 @@ async function main(): Promise<number> {
   }
 
   const inputHash = createHash('sha256').update(sendable.map((i) => i.certificate).join('\n')).digest('hex');
-  const state = await loadState(values.state!, inputHash, batchSize);
+  const state = await loadState(values.state!, { issuer, clientId, inputHash, batchSize, done: [] });
   const batches: SourceItem[][] = [];
   for (let i = 0; i < sendable.length; i += batchSize) batches.push(sendable.slice(i, i + batchSize));
 
-  const session = await CaFirmSession.connect({ issuer: values.issuer!, clientId: values['client-id']!, privateKeyPem: await readFile(values.key!, 'utf8') });
   const totals: Record<string, number> = { imported: 0, 'already-present': 0, rejected: 0 };
   const reasons: Record<string, number> = {};
   const rejectsFile = values.rejects!;
@@ -245,13 +255,37 @@ function parseCsv(text: string): string[][] {
 
 const csvRow = (cells: string[]) => cells.map((c) => `"${c.replace(/"/g, '""')}"`).join(',') + '\n';
 
-async function loadState(path: string, inputHash: string, batchSize: number): Promise<ImportState> {
-  if (existsSync(path)) {
-    const saved = JSON.parse(await readFile(path, 'utf8')) as ImportState;
-    if (saved.inputHash === inputHash && saved.batchSize === batchSize) return saved;
-    process.stderr.write(`${path} belongs to other input or batch size; starting from the beginning\n`);
+async function readKeyFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read --key ${path}: ${(error as Error).message}`);
   }
-  return { inputHash, batchSize, done: [] };
+}
+
+/**
+ * Load the progress of an earlier run with the same input and batch size.
+ * Throws when the file was written for another issuer or client, because its
+ * finished batches were sent to that one and would be skipped for this one.
+ */
+async function loadState(path: string, fresh: ImportState): Promise<ImportState> {
+  if (!existsSync(path)) return fresh;
+  let saved: Partial<ImportState>;
+  try {
+    saved = JSON.parse(await readFile(path, 'utf8')) as Partial<ImportState>;
+  } catch (error) {
+    throw new Error(`state file ${path} is not JSON (${(error as Error).message}); delete it to start from the beginning`);
+  }
+  if (saved.issuer !== fresh.issuer || saved.clientId !== fresh.clientId) {
+    const owner = saved.issuer && saved.clientId ? `client ${saved.clientId} at ${saved.issuer}` : 'an unknown issuer and client';
+    throw new Error(
+      `state file ${path} was written for ${owner}, not client ${fresh.clientId} at ${fresh.issuer}; ` +
+        'give another --state FILE, or delete this one to start from the beginning',
+    );
+  }
+  if (saved.inputHash === fresh.inputHash && saved.batchSize === fresh.batchSize && Array.isArray(saved.done)) return saved as ImportState;
+  process.stderr.write(`${path} belongs to other input or batch size; starting from the beginning\n`);
+  return fresh;
 }
 
 function usage(message: string): number {
@@ -293,10 +327,13 @@ class Progress {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    process.stderr.write(`\nimport failed: ${(error as Error).message}\n`);
-    process.exit(1);
-  },
-);
+const isEntryPoint = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop()!);
+if (isEntryPoint) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error) => {
+      process.stderr.write(`\nimport failed: ${(error as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

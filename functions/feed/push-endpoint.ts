@@ -173,6 +173,9 @@ const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent
 /** Maximum number of bytes of a receiver's response body read and kept for error messages. */
 const MAX_RESPONSE_BYTES = 4096;
 
+/** Maximum number of characters of a receiver's reply put into an error (and so into logs). */
+const MAX_LOGGED_REPLY_CHARACTERS = 200;
+
 /**
  * POST `body` to `url` without following redirects. The host's addresses are
  * checked when a connection opens (see checkedLookup). Node does no lookup
@@ -236,7 +239,8 @@ export async function pushSet(endpoint: string, token: string, timeoutMs: number
     return { outcome: 'failed', error: `POST ${endpoint} failed: ${code}: ${(error as Error).message}` };
   }
   if (response.status >= 200 && response.status < 300) return { outcome: 'accepted' };
-  const detail = response.text.slice(0, 200);
+  // Only the start of the reply goes into logs and the consumer's stored error, because the receiver controls its length.
+  const detail = response.text.length > MAX_LOGGED_REPLY_CHARACTERS ? `${response.text.slice(0, MAX_LOGGED_REPLY_CHARACTERS)}…` : response.text;
   if (response.status === 400) return { outcome: 'rejected', error: `receiver rejected the SET: ${detail}` };
   return { outcome: 'failed', error: `POST ${endpoint} returned HTTP ${response.status}${detail ? `: ${detail}` : ''}` };
 }

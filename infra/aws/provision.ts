@@ -1,6 +1,7 @@
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { getCaProfile } from '../../functions/db/ca-profiles.js';
 import { findPlatformClient, savePlatformClient, type PlatformClient } from '../../functions/services/clients.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
@@ -9,8 +10,11 @@ import { jwsAlgorithmOf } from '../local/ca-client.js';
 
 /**
  * First-time setup of a deployed stage, run by the operator with AWS
- * credentials and TABLE_NAME set to the stack's TableName output. It writes to
- * the table directly, through the same service code the functions run:
+ * credentials and TABLE_NAME set to the stack's TableName output. For the
+ * local service, DYNAMODB_ENDPOINT and TABLE_NAME come from the
+ * dynamoEndpoint and tableName of <DATA_DIR>/service.json (written by
+ * `npm start`). It writes to the table directly, through the same service
+ * code the functions run:
  *
  *   admin <client-id> <secret-file>                  operator client (client credentials, scope admin)
  *   ca-firm <client-id> <public-key.pem> <ca-profile-id>[,<ca-profile-id>...]
@@ -23,7 +27,8 @@ import { jwsAlgorithmOf } from '../local/ca-client.js';
  * Client secrets are generated here and written only to <secret-file> (mode 0600),
  * never printed. Existing clients and CA profiles are left unchanged.
  */
-const USAGE = `usage (TABLE_NAME and AWS credentials in the environment):
+const USAGE = `usage (TABLE_NAME and AWS credentials in the environment, or for the local service
+DYNAMODB_ENDPOINT and TABLE_NAME from .data/service.json):
   npm run provision -- admin <client-id> <secret-file>
   npm run provision -- ca-firm <client-id> <public-key.pem> <ca-profile-id>[,<ca-profile-id>...]
   npm run provision -- platform <client-id> <name> <redirect-uri> <secret-file>
@@ -52,17 +57,34 @@ function machineClient(clientId: string, name: string, scope: string): PlatformC
   };
 }
 
-async function main(args: string[]): Promise<void> {
-  if (!process.env.TABLE_NAME) throw new Error('TABLE_NAME is not set; use the TableName output of the service stack');
+/** Build the error for a missing TABLE_NAME, with the local service's values when service.json exists. */
+async function missingTableMessage(): Promise<string> {
+  const file = join(resolve(process.env.DATA_DIR ?? '.data'), 'service.json');
+  let local = `for the local service, set DYNAMODB_ENDPOINT and TABLE_NAME to the dynamoEndpoint and tableName in ${file}, written by npm start`;
+  try {
+    const running = JSON.parse(await readFile(file, 'utf8')) as { dynamoEndpoint?: string; tableName?: string };
+    if (running.dynamoEndpoint && running.tableName) {
+      local = `for the local service, run with DYNAMODB_ENDPOINT=${running.dynamoEndpoint} TABLE_NAME=${running.tableName} (from ${file})`;
+    }
+  } catch {
+    // No local service has been started here, so the generic hint stays.
+  }
+  return `TABLE_NAME is not set. For a deployed stage, set it to the TableName output of the service stack and provide AWS credentials; ${local}`;
+}
+
+/** Run one provisioning command. Returns the exit status: 0 done, 2 invalid invocation. */
+export async function main(args: string[]): Promise<number> {
+  if (!process.env.TABLE_NAME) throw new Error(await missingTableMessage());
   const [command, ...rest] = args;
   if (command === 'admin' && rest.length === 2) {
-    return createClient(machineClient(rest[0], 'Operator', 'admin'), rest[1]);
+    await createClient(machineClient(rest[0], 'Operator', 'admin'), rest[1]);
+    return 0;
   }
   if (command === 'ca-firm' && rest.length === 3) {
     const [clientId, keyFile, profileList] = rest;
     if (await findPlatformClient(clientId)) {
       console.log(`client ${clientId} already exists; nothing changed`);
-      return;
+      return 0;
     }
     const caProfiles = profileList.split(',').map((id) => id.trim()).filter(Boolean);
     for (const id of caProfiles) {
@@ -82,12 +104,12 @@ async function main(args: string[]): Promise<void> {
       ca_profiles: caProfiles,
     });
     console.log(`created CA firm client ${clientId} for CA profiles ${caProfiles.join(', ')}; it authenticates with the private key of ${keyFile}`);
-    return;
+    return 0;
   }
   if (command === 'platform' && rest.length === 4) {
     const [clientId, name, redirectUri, secretFile] = rest;
     if (!/^https:\/\//.test(redirectUri)) throw new Error(`redirect URI ${redirectUri} must use https`);
-    return createClient(
+    await createClient(
       {
         client_id: clientId,
         client_name: name,
@@ -98,22 +120,29 @@ async function main(args: string[]): Promise<void> {
       },
       secretFile,
     );
+    return 0;
   }
   if (command === 'ca' && rest.length === 3) {
     const [id, name, anchorFile] = rest;
     if (await getCaProfile(id)) {
       console.log(`CA profile ${id} already exists; change it through the admin API`);
-      return;
+      return 0;
     }
     const saved = await saveCaProfile(defaultProfile(id, name, [await readFile(anchorFile, 'utf8')]));
     console.log(`trusted CA ${saved.id} (${saved.name}) at version ${saved.version}`);
-    return;
+    return 0;
   }
   console.error(USAGE);
-  process.exit(2);
+  return 2;
 }
 
-main(process.argv.slice(2)).catch((error: Error) => {
-  console.error(`provision failed: ${error.message}`);
-  process.exit(1);
-});
+const isEntryPoint = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop()!);
+if (isEntryPoint) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: Error) => {
+      console.error(`provision failed: ${error.message}`);
+      process.exit(1);
+    },
+  );
+}

@@ -11,8 +11,13 @@ export class CaFirmSession {
 
   private constructor(private readonly configuration: client.Configuration, readonly baseUrl: string) {}
 
-  static async connect(options: { issuer: string; clientId: string; privateKeyPem: string; keyId?: string }): Promise<CaFirmSession> {
-    const key = createPrivateKey(options.privateKeyPem);
+  /**
+   * Read the client key and fetch the issuer's discovery document. Throws an
+   * error that names the key or the issuer URL when either cannot be used.
+   * The token is requested on the first API call, or earlier with accessToken().
+   */
+  static async connect(options: { issuer: string; clientId: string; privateKeyPem: string; keyId?: string; keySource?: string }): Promise<CaFirmSession> {
+    const key = readPrivateKey(options.privateKeyPem, options.keySource ?? 'the client key');
     const alg = jwsAlgorithmOf(key);
     const cryptoKey = await crypto.subtle.importKey(
       'pkcs8',
@@ -21,13 +26,29 @@ export class CaFirmSession {
       false,
       ['sign'],
     );
-    const configuration = await client.discovery(
-      new URL(options.issuer),
-      options.clientId,
-      { token_endpoint_auth_method: 'private_key_jwt' },
-      client.PrivateKeyJwt({ key: cryptoKey, kid: options.keyId }),
-      { execute: options.issuer.startsWith('http://') ? [client.allowInsecureRequests] : [] },
-    );
+    let issuerUrl: URL;
+    try {
+      issuerUrl = new URL(options.issuer);
+    } catch {
+      throw new Error(`issuer ${JSON.stringify(options.issuer)} is not a URL; give the service's base URL, such as http://localhost:3000`);
+    }
+    let configuration: client.Configuration;
+    try {
+      configuration = await client.discovery(
+        issuerUrl,
+        options.clientId,
+        { token_endpoint_auth_method: 'private_key_jwt' },
+        client.PrivateKeyJwt({ key: cryptoKey, kid: options.keyId }),
+        { execute: issuerUrl.protocol === 'http:' ? [client.allowInsecureRequests] : [] },
+      );
+    } catch (error) {
+      const { cause } = error as { cause?: { code?: string; message?: string } };
+      const detail = cause?.code ?? cause?.message;
+      throw new Error(
+        `cannot read the OpenID discovery document of issuer ${issuerUrl.href} (${(error as Error).message}${detail ? `: ${detail}` : ''}); ` +
+          'check the issuer URL and that the service is running',
+      );
+    }
     return new CaFirmSession(configuration, options.issuer.replace(/\/$/, ''));
   }
 
@@ -57,6 +78,19 @@ export class CaFirmSession {
     });
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+  }
+}
+
+/** Parse a PEM private key, or throw an error that names its source and the expected format. */
+function readPrivateKey(pem: string, source: string): KeyObject {
+  try {
+    return createPrivateKey(pem);
+  } catch (error) {
+    const found = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1];
+    throw new Error(
+      `${source} is not a PKCS#8 private key in PEM (${found ? `it contains a ${found}` : (error as Error).message}); ` +
+        'give the private key registered for this client, starting with -----BEGIN PRIVATE KEY-----',
+    );
   }
 }
 

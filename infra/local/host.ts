@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { extname, join, normalize } from 'node:path';
+import { extname, resolve, sep } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { log } from '../../functions/lib/log.js';
 
@@ -32,28 +32,35 @@ const STATIC_SECURITY_HEADERS = {
  * Files under `staticDir` are served at /static/.
  */
 export function createHost(select: HandlerSelector, options: { staticDir?: string } = {}): Server {
-  return createServer(async (req, res) => {
+  const server = createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      if (options.staticDir && url.pathname.startsWith('/static/')) return await serveStatic(options.staticDir, url.pathname, res);
+      if (options.staticDir && url.pathname.startsWith('/static/')) return await serveStatic(options.staticDir, req.method ?? 'GET', url.pathname, res);
       const handler = select(req.method ?? 'GET', url.pathname);
-      if (!handler) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'NOT_FOUND', message: `nothing is served at ${url.pathname}` }));
-        return;
-      }
+      if (!handler) return sendError(res, 404, 'NOT_FOUND', `nothing is served at ${url.pathname}`);
       const event = await toEvent(req, url);
-      if (!event) {
-        res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'BODY_TOO_LARGE', message: `the request body is larger than ${MAX_BODY_BYTES} bytes` }));
-        return;
-      }
+      if (!event) return sendError(res, 413, 'BODY_TOO_LARGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
       const result = await handler(event, lambdaContext());
       writeResult(res, result);
     } catch (error) {
       log.error('local host request failed', { url: req.url, error });
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'INTERNAL', message: 'the local host failed to handle the request' }));
+      if (!res.headersSent) return sendError(res, 500, 'INTERNAL', 'the local host failed to handle the request');
+      res.end();
     }
   });
+  // Node's HTTP parser rejects some requests (an unknown method such as FOO, a malformed request line) before the
+  // request handler runs. Its default reply is a bare 400, so this sends the JSON error body that other errors have.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const body = JSON.stringify({ error: 'BAD_REQUEST', message: `the request could not be parsed as HTTP/1.1 (${error.code ?? error.message}); check the method and the request line` });
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+  return server;
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify({ error: code, message }));
 }
 
 /** Convert a request to an HTTP API payload v2 event; undefined when the body is over the size limit. */
@@ -131,23 +138,28 @@ function lambdaContext(): Context {
   };
 }
 
-async function serveStatic(dir: string, pathname: string, res: ServerResponse): Promise<void> {
+/** Serve a file under `dir` for GET and HEAD; any path that leaves `dir` or names no file gets a JSON error. */
+async function serveStatic(dir: string, method: string, pathname: string, res: ServerResponse): Promise<void> {
+  if (method !== 'GET' && method !== 'HEAD') {
+    return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}; static files accept GET and HEAD`, { allow: 'GET, HEAD' });
+  }
   let relative: string;
   try {
-    relative = normalize(decodeURIComponent(pathname.slice('/static/'.length)));
+    relative = decodeURIComponent(pathname.slice('/static/'.length));
   } catch {
-    res.writeHead(400, { 'content-type': 'text/plain' }).end(`invalid percent-encoding in ${pathname}`);
-    return;
+    return sendError(res, 400, 'PATH_INVALID', `the path ${pathname} has an invalid percent-encoding`);
   }
-  if (relative.startsWith('..') || relative.includes('\0')) {
-    res.writeHead(400).end();
-    return;
+  const root = resolve(dir);
+  const file = resolve(root, relative);
+  if (relative.includes('\0') || !file.startsWith(root + sep)) {
+    return sendError(res, 400, 'PATH_INVALID', `the path ${pathname} does not name a file under /static/`);
   }
+  let content: Buffer;
   try {
-    const content = await readFile(join(dir, relative));
-    res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(relative)] ?? 'application/octet-stream', 'cache-control': 'no-cache', ...STATIC_SECURITY_HEADERS });
-    res.end(content);
+    content = await readFile(file);
   } catch {
-    res.writeHead(404, { 'content-type': 'text/plain' }).end(`no static file ${relative}`);
+    return sendError(res, 404, 'NOT_FOUND', `no static file ${pathname}`);
   }
+  res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache', ...STATIC_SECURITY_HEADERS });
+  res.end(content);
 }

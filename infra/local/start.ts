@@ -42,7 +42,7 @@ console.log(`
 trading identity service is running
   issuer / base URL   ${service.url}
   discovery           ${service.url}/.well-known/openid-configuration
-  API                 ${service.url}/api/
+  CA sync API         ${service.url}/api/ca/openapi.json   (OpenAPI description)
   enterprise portal   ${service.url}/static/portal/index.html
   admin console       ${service.url}/static/admin/index.html   (first operator: npm run operator:enroll -- --name NAME)
   DynamoDB Local      ${service.db.endpoint} (data in ${join(dataDir, 'dynamodb')})

@@ -85,7 +85,7 @@ describe('enterprise journey in Chromium', () => {
     await bind.locator('input[name=certificateFile]').setInputFiles(file('enterprise.pem', holder.certPem));
     await bind.locator('input[name=confirmDetails]').check();
     await bind.locator('button[type=submit]').click();
-    await expect.poll(() => bind.locator('.success').textContent(), { timeout: 15_000 }).toContain('verified');
+    await expect.poll(() => bind.locator('.success').textContent(), { timeout: 15_000 }).toBe('证书已绑定，企业状态：已认证。');
 
     // 3. Certificate login to the portal through the provider's login page.
     await page.locator('#bind').getByRole('button', { name: '登录企业门户' }).click();
@@ -98,6 +98,7 @@ describe('enterprise journey in Chromium', () => {
     await certificateForm.locator('button[type=submit]').click();
     await page.waitForURL(/\/static\/portal\/index\.html$/);
     await expect.poll(() => page.locator('h1').textContent(), { timeout: 15_000 }).toBe('浏览器测试建设有限公司');
+    expect(await page.locator('section[aria-labelledby=record-title] dd .badge').textContent()).toBe('已认证');
     await expect.poll(() => page.locator('#certificates-title ~ table tbody tr').count()).toBe(1);
 
     // 4. A passkey, created by the virtual authenticator, listed with its holder.
@@ -137,6 +138,12 @@ describe('enterprise journey in Chromium', () => {
     await expect.poll(() => page.locator('h1').textContent()).toBe('Sign in to 建设工程招投标平台');
     const other = await enterpriseHolder(ca, 'other-key', randomCreditCode());
     const form = page.locator('form[aria-labelledby=certificate-title]');
+    await form.locator('input[name=keyFile]').setInputFiles(file('enterprise.pem', holder.certPem));
+    await form.locator('input[name=certificateFile]').setInputFiles(file('enterprise.pem', holder.certPem));
+    await form.locator('button[type=submit]').click();
+    await expect.poll(() => page.locator('.error').getAttribute('data-code')).toBe('KEY_FILE_INVALID');
+    expect(await page.locator('.error p').first().textContent()).toMatch(/^The key file could not be read as the private key of this certificate\. Choose the key that belongs to the certificate: PKCS#8 .* or PKCS#12 /);
+    expect(await page.locator('.error').textContent()).not.toContain('Data is not correct');
     await form.locator('input[name=keyFile]').setInputFiles(file('other.key', other.keyPem));
     await form.locator('input[name=certificateFile]').setInputFiles(file('enterprise.pem', holder.certPem));
     await form.locator('button[type=submit]').click();
@@ -147,6 +154,7 @@ describe('enterprise journey in Chromium', () => {
 
     // 8. Revoking the passkey in the portal ends its use at once.
     await page.goto(`${service.url}/static/portal/index.html`);
+    await expect.poll(() => page.locator('section[aria-labelledby=record-title] dd .badge').textContent()).toBe('verified');
     const revoke = page.locator('tr[data-passkey] button.danger');
     await revoke.click();
     await revoke.click();
@@ -187,6 +195,12 @@ describe('enterprise journey in Chromium', () => {
     await page.reload();
     const bind = page.locator('form[aria-labelledby=bind-title]');
     await bind.locator('input[name=creditCode]').fill(creditCode);
+    await bind.locator('input[name=keyFile]').setInputFiles(file('cert-not-key.pem', holder.certPem));
+    await bind.locator('button[type=submit]').click();
+    await expect.poll(() => bind.locator('.error').getAttribute('data-code'), { timeout: 15_000 }).toBe('KEY_FILE_INVALID');
+    expect(await bind.locator('.error p').first().textContent()).toMatch(/^无法把所选文件读取为该证书的私钥。请选择与证书配套的私钥文件：PKCS#8.*或 PKCS#12/);
+    expect(await bind.locator('.error').textContent()).not.toContain('Data is not correct');
+
     await bind.locator('input[name=keyFile]').setInputFiles(p12);
     await bind.locator('input[name=password]').fill('wrong');
     await bind.locator('button[type=submit]').click();
@@ -195,7 +209,7 @@ describe('enterprise journey in Chromium', () => {
 
     await bind.locator('input[name=password]').fill('口令-secret');
     await bind.locator('button[type=submit]').click();
-    await expect.poll(() => bind.locator('.success').textContent(), { timeout: 15_000 }).toContain('verified');
+    await expect.poll(() => bind.locator('.success').textContent(), { timeout: 15_000 }).toBe('证书已绑定，企业状态：已认证。');
     expectNoConsoleErrors(page);
   }, 120_000);
 });

@@ -111,6 +111,26 @@ describe('certificate login over OIDC', () => {
     expect(tokens.token_type.toLowerCase()).toBe('bearer');
   });
 
+  it('allows no cross-origin calls to /me and /token', async () => {
+    const { tokens } = await certificateLogin(configuration, settings, holder);
+    // The platform's own origin is the one the default oidc-provider policy would allow at userinfo.
+    for (const origin of ['https://attacker.example', new URL(settings.redirectUri).origin]) {
+      const me = await fetch(`${service.url}/me`, { headers: { authorization: `Bearer ${tokens.access_token}`, origin } });
+      expect(me.headers.get('access-control-allow-origin'), origin).toBeNull();
+      expect(me.status, origin).toBe(400);
+      const token = await fetch(`${service.url}/token`, {
+        method: 'POST',
+        headers: { origin, authorization: `Basic ${Buffer.from(`${settings.clientId}:${settings.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'unused' }),
+      });
+      expect(token.headers.get('access-control-allow-origin'), origin).toBeNull();
+      expect((await token.json()).error_description, origin).toContain(`origin ${origin} not allowed`);
+    }
+    // The portal calls /me from the issuer's own origin.
+    const sameOrigin = await fetch(`${service.url}/me`, { headers: { authorization: `Bearer ${tokens.access_token}`, origin: new URL(service.url).origin } });
+    expect(sameOrigin.status).toBe(200);
+  });
+
   it('keeps the subject stable across logins', async () => {
     const first = await certificateLogin(configuration, settings, holder);
     const second = await certificateLogin(configuration, settings, holder);

@@ -1,8 +1,11 @@
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:net';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main as importMain } from '../../functions/cli/import.js';
 import { getBinding } from '../../functions/db/certificates.js';
 import { fingerprint } from '../../functions/pki/certificate.js';
 import { parseCertificate } from '../../functions/pki/der.js';
@@ -95,5 +98,48 @@ describe('import CLI', () => {
     const result = await run('npx', ['tsx', 'functions/cli/import.ts', 'x.pem']).catch((error) => error);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('missing --issuer');
+  });
+
+  it('rejects a state file of another client', async () => {
+    const bundle = join(work, 'owner.pem');
+    await writeFile(bundle, certs[0]);
+    const state = join(work, 'owner-state.json');
+    await writeFile(state, JSON.stringify({ issuer: service.url, clientId: 'other-firm', inputHash: 'x', batchSize: 200, done: [0] }));
+    const run = importMain(['--issuer', service.url, '--client-id', 'import-firm', '--key', keyFile, '--quiet', '--state', state, '--rejects', join(work, 'owner.csv'), bundle]);
+    await expect(run).rejects.toThrow(`state file ${state} was written for client other-firm at ${service.url.replace(/\/+$/, '')}`);
+    await expect(run).rejects.toThrow('delete this one to start from the beginning');
+    expect(JSON.parse(await readFile(state, 'utf8')).clientId).toBe('other-firm');
+  });
+
+  it('rejects bad credentials after a finished run', async () => {
+    const bundle = join(work, 'finished.pem');
+    await writeFile(bundle, (await enterpriseHolder(ca, 'finished', randomCreditCode())).certPem);
+    const state = join(work, 'finished-state.json');
+    const first = await importCli(['--state', state, '--rejects', join(work, 'f1.csv'), bundle]);
+    expect(first.stdout).toMatch(/imported\s+1/);
+    expect(JSON.parse(await readFile(state, 'utf8'))).toMatchObject({ clientId: 'import-firm', done: [0] });
+
+    const wrongKey = join(work, 'wrong.key');
+    await writeFile(wrongKey, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    const common = ['--issuer', service.url, '--quiet', '--state', state, '--rejects', join(work, 'f2.csv'), bundle];
+    await expect(importMain(['--client-id', 'import-firm', '--key', wrongKey, ...common])).rejects.toThrow(/token endpoint rejected client import-firm .*invalid_client/);
+    await expect(importMain(['--client-id', 'no-such-firm', '--key', keyFile, ...common])).rejects.toThrow(/token endpoint rejected client no-such-firm/);
+  });
+
+  it('explains a certificate given as --key', async () => {
+    const certFile = join(work, 'not-a-key.pem');
+    await writeFile(certFile, certs[0]);
+    const run = importMain(['--issuer', service.url, '--client-id', 'import-firm', '--key', certFile, '--quiet', join(work, 'bundle.pem')]);
+    await expect(run).rejects.toThrow(`--key ${certFile} is not a PKCS#8 private key in PEM (it contains a CERTIFICATE)`);
+  });
+
+  it('names an unreachable issuer', async () => {
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const port = (server.address() as { port: number }).port;
+    await new Promise((done) => server.close(done));
+    const run = importMain(['--issuer', `http://127.0.0.1:${port}`, '--client-id', 'import-firm', '--key', keyFile, '--quiet', join(work, 'bundle.pem')]);
+    await expect(run).rejects.toThrow(`issuer http://127.0.0.1:${port}/`);
+    await expect(run).rejects.toThrow('check the issuer URL and that the service is running');
   });
 });

@@ -162,6 +162,8 @@ describe('push delivery addresses', () => {
         bodies.push(Buffer.concat(chunks).toString('utf8'));
         // Closing every connection makes each push open a new one, which is when addresses are checked.
         if (request.url === '/redirect') response.writeHead(307, { location: `http://127.0.0.1:${port}/events`, connection: 'close' }).end();
+        else if (request.url === '/long-rejection') response.writeHead(400, { connection: 'close' }).end(`R${'r'.repeat(3000)}`);
+        else if (request.url === '/long-failure') response.writeHead(503, { connection: 'close' }).end(`F${'f'.repeat(3000)}`);
         else response.writeHead(202, { connection: 'close' }).end();
       });
     });
@@ -203,6 +205,17 @@ describe('push delivery addresses', () => {
     if (result.outcome !== 'failed') return;
     expect(result.error).toContain('is 127.0.0.1 (loopback, 127.0.0.0/8)');
     expect(bodies).toEqual([]);
+  });
+
+  it('keeps 200 characters of a reply', async () => {
+    const rejected = await pushSet(`http://127.0.0.1:${port}/long-rejection`, 'token-5', 2000);
+    expect(rejected.outcome).toBe('rejected');
+    if (rejected.outcome !== 'rejected') return;
+    expect(rejected.error).toBe(`receiver rejected the SET: R${'r'.repeat(199)}…`);
+    const failed = await pushSet(`http://127.0.0.1:${port}/long-failure`, 'token-6', 2000);
+    expect(failed.outcome).toBe('failed');
+    if (failed.outcome !== 'failed') return;
+    expect(failed.error).toBe(`POST http://127.0.0.1:${port}/long-failure returned HTTP 503: F${'f'.repeat(199)}…`);
   });
 
   it('does not follow redirects', async () => {

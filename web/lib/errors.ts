@@ -43,7 +43,10 @@ const OTHER_TEXT: Record<string, Text> = {
   InvalidStateError: { zh: '这个设备上已经有本企业的通行密钥。', en: 'This device already holds a passkey for this enterprise.' },
   SecurityError: { zh: '当前网址不能使用通行密钥，请从本服务的正式地址打开页面。', en: 'Passkeys cannot be used on this address; open the service at its official address.' },
   NotSupportedError: { zh: '此浏览器或设备不支持通行密钥。', en: 'This browser or device does not support passkeys.' },
-  KEY_FILE_INVALID: { zh: '无法读取私钥文件。请选择 PKCS#8（.pem/.key）或 PKCS#12（.p12/.pfx）文件。', en: 'The key file cannot be read; choose a PKCS#8 (.pem/.key) or PKCS#12 (.p12/.pfx) file.' },
+  KEY_FILE_INVALID: {
+    zh: '无法把所选文件读取为该证书的私钥。请选择与证书配套的私钥文件：PKCS#8（.pem/.key，以 -----BEGIN PRIVATE KEY----- 开头，同时选择证书文件）或 PKCS#12（.p12/.pfx，并填写口令）。',
+    en: 'The key file could not be read as the private key of this certificate. Choose the key that belongs to the certificate: PKCS#8 (.pem/.key, starting with -----BEGIN PRIVATE KEY-----, together with the certificate file) or PKCS#12 (.p12/.pfx, with its password).',
+  },
   PASSWORD_WRONG: { zh: 'PKCS#12 文件的口令不正确。', en: 'The PKCS#12 password is wrong.' },
   CERTIFICATE_MISSING: { zh: '缺少证书文件：PKCS#8 私钥需要同时选择证书（.pem/.cer）。', en: 'The certificate is missing: a PKCS#8 key needs its certificate file (.pem/.cer).' },
   KEY_MISMATCH: { zh: '私钥与证书不匹配。', en: 'The key does not belong to the certificate.' },

@@ -30,6 +30,18 @@ export function tr(text: Text, values: Record<string, string | number> = {}): st
   return text[lang()].replace(/\{(\w+)\}/g, (_, name: string) => String(values[name] ?? `{${name}}`));
 }
 
+/** Enterprise statuses as the service sends them, in both languages. */
+const ENTERPRISE_STATUS_TEXT: Record<string, Text> = {
+  verified: { zh: '已认证', en: 'verified' },
+  unverified: { zh: '未认证', en: 'unverified' },
+};
+
+/** Return an enterprise status in the page's language; a status this page does not know is shown as sent. */
+export function enterpriseStatusText(status: string): string {
+  const text = ENTERPRISE_STATUS_TEXT[status];
+  return text ? tr(text) : status;
+}
+
 /** Create a button that switches language and calls `rerender`. */
 export function languageSwitch(rerender: () => void): HTMLButtonElement {
   const button = document.createElement('button');

@@ -2,7 +2,7 @@ import { checkCreditCode } from '../../functions/lib/credit-code.js';
 import { callJson, ServiceError } from '../lib/api.js';
 import { field, h, replace } from '../lib/dom.js';
 import { errorBox } from '../lib/errors.js';
-import { tr } from '../lib/i18n.js';
+import { enterpriseStatusText, tr } from '../lib/i18n.js';
 import { signerFieldset } from '../lib/signer-form.js';
 
 /** Create a credit code input that explains, as the user types, what is wrong with the code. */
@@ -118,7 +118,7 @@ export async function bindingForm(creditCode: string, completeRecord: boolean, o
         const body: Record<string, unknown> = { certificate, chain, challenge, signature, signatureFormat, confirmDetails: (form.elements.namedItem('confirmDetails') as HTMLInputElement).checked };
         if (complete.checked) body.details = detailsOf(form);
         const result = await callJson(`/api/enterprises/${encodeURIComponent(code)}/certificates`, { body });
-        replace(status, h('p', { class: 'success' }, tr({ zh: '证书已绑定，企业状态：{status}。', en: 'Certificate bound; the enterprise is {status}.' }, { status: result.enterprise.status })));
+        replace(status, h('p', { class: 'success' }, tr({ zh: '证书已绑定，企业状态：{status}。', en: 'Certificate bound; the enterprise is {status}.' }, { status: enterpriseStatusText(result.enterprise.status) })));
         onBound(result);
       } finally {
         await opened.close();

@@ -1,7 +1,7 @@
 import { callJson, ServiceError } from '../lib/api.js';
 import { h, replace } from '../lib/dom.js';
 import { errorBox } from '../lib/errors.js';
-import { lang, languageSwitch, setLang, tr } from '../lib/i18n.js';
+import { enterpriseStatusText, lang, languageSwitch, setLang, tr } from '../lib/i18n.js';
 import { beginSignIn, currentSession, endSession, signOut, finishSignIn, userinfo, type Session } from '../lib/session.js';
 import { createPasskey } from '../lib/webauthn.js';
 import { bindingForm, registrationForm } from './forms.js';
@@ -188,7 +188,7 @@ async function renderAccount(session: Session): Promise<void> {
       h('h2', { id: 'record-title' }, tr({ zh: '企业信息', en: 'Enterprise record' })),
       h('dl', {},
         h('dt', {}, tr({ zh: '统一社会信用代码', en: 'Credit code' })), h('dd', {}, code),
-        h('dt', {}, tr({ zh: '认证状态', en: 'Status' })), h('dd', {}, enterprise.status === 'verified' ? h('span', { class: 'badge ok' }, tr({ zh: '已认证', en: 'verified' })) : h('span', { class: 'badge warn' }, tr({ zh: '未认证', en: 'unverified' }))),
+        h('dt', {}, tr({ zh: '认证状态', en: 'Status' })), h('dd', {}, h('span', { class: enterprise.status === 'verified' ? 'badge ok' : 'badge warn' }, enterpriseStatusText(enterprise.status))),
         h('dt', {}, tr({ zh: '法定代表人', en: 'Legal representative' })), h('dd', {}, details.legalRepresentative ?? '—'),
         h('dt', {}, tr({ zh: '联系人', en: 'Contact' })), h('dd', {}, details.contact ? `${details.contact.name} ${details.contact.phone}` : '—'),
         h('dt', {}, tr({ zh: '登录方式', en: 'Signed in with' })), h('dd', {}, claims.acr === ACR_CERTIFICATE ? tr({ zh: '数字证书', en: 'certificate' }) : tr({ zh: '通行密钥', en: 'passkey' })),

@@ -20,7 +20,11 @@ function fromBase64(text: string): Uint8Array {
 export function pemToDer(pem: string, label: string): Uint8Array {
   const match = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`).exec(pem);
   if (!match) throw new SignerError('KEY_FILE_INVALID', `no "${label}" block was found in the file`);
-  return fromBase64(match[1]);
+  try {
+    return fromBase64(match[1]);
+  } catch {
+    throw new SignerError('KEY_FILE_INVALID', `the "${label}" block of the file is not valid base64`);
+  }
 }
 
 export function derToPem(der: Uint8Array, label: string): string {
@@ -84,7 +88,8 @@ export async function openPkcs12(bytes: Uint8Array, password: string): Promise<{
   try {
     pfx = pkijs.PFX.fromBER(bytes as Uint8Array<ArrayBuffer>);
   } catch (error) {
-    throw new SignerError('KEY_FILE_INVALID', `the file is neither a PKCS#8 PEM key nor a PKCS#12 file (${(error as Error).message})`);
+    // In the minified bundle the parser's message names schema fields such as 'dr', so it is left out.
+    throw new SignerError('KEY_FILE_INVALID', 'the file is neither a PKCS#8 PEM private key nor a PKCS#12 file');
   }
   try {
     await pfx.parseInternalValues({ password: passwordBytes, checkIntegrity: true });

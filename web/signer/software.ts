@@ -64,8 +64,9 @@ async function openKeyFile(values: Record<string, string | File | undefined>): P
   let key: CryptoKey | undefined;
   try {
     key = await crypto.subtle.importKey('pkcs8', keyDer as BufferSource, algorithm.import, false, ['sign']);
-  } catch (error) {
-    throw new SignerError('KEY_MISMATCH', `the key file does not hold a ${algorithm.import.name} key matching the certificate (${(error as Error).message})`);
+  } catch {
+    // Browsers give no useful detail here (Chromium's DOMException message is empty).
+    throw new SignerError('KEY_FILE_INVALID', `the key file could not be read as the ${algorithm.import.name} private key of this certificate`);
   }
   await checkPair(key, certificateDer, algorithm, pkix);
 

@@ -93,8 +93,43 @@ function bodyText(event: HttpEvent): string {
 
 const invalidBody = (message: string, details?: Record<string, unknown>) => badRequest('INVALID_BODY', message, details);
 
-/** Parse the request body as a JSON object, with a clear 400 when it is not one. */
+const unsupportedMediaType = (message: string, details: Record<string, unknown>) => new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', message, details);
+
+/**
+ * Require content-type application/json, optionally with charset=utf-8 or other
+ * parameters, and no content-encoding. Browsers send text/plain and form types
+ * cross-site without a CORS preflight, so accepting only JSON keeps those
+ * requests out of every JSON endpoint.
+ */
+function requireJsonMediaType(event: HttpEvent): void {
+  const received = event.headers?.['content-type'];
+  if (!received) {
+    throw unsupportedMediaType('the request has no content-type; send the JSON body with content-type application/json', { contentType: null });
+  }
+  const [mediaType, ...parameters] = received.split(';').map((part) => part.trim());
+  if (mediaType.toLowerCase() !== 'application/json') {
+    throw unsupportedMediaType(`content-type ${JSON.stringify(received)} is not supported; send the JSON body with content-type application/json`, { contentType: received });
+  }
+  for (const parameter of parameters) {
+    const separator = parameter.indexOf('=');
+    if (separator < 0 || parameter.slice(0, separator).trim().toLowerCase() !== 'charset') continue;
+    const charset = parameter.slice(separator + 1).trim().replace(/^"(.*)"$/, '$1');
+    if (charset.toLowerCase() !== 'utf-8') {
+      throw unsupportedMediaType(`charset ${JSON.stringify(charset)} in content-type ${JSON.stringify(received)} is not supported; encode the JSON body as UTF-8 and send charset=utf-8 or no charset`, { contentType: received });
+    }
+  }
+  const encoding = event.headers?.['content-encoding']?.trim();
+  if (encoding && encoding.toLowerCase() !== 'identity') {
+    throw unsupportedMediaType(`content-encoding ${JSON.stringify(encoding)} is not supported; send the JSON body uncompressed, without a content-encoding header`, { contentEncoding: encoding });
+  }
+}
+
+/**
+ * Parse the request body as a JSON object: 415 unless it is sent as
+ * application/json, 400 when it is not a well-formed UTF-8 JSON object.
+ */
 export function jsonBody(event: HttpEvent): Record<string, unknown> {
+  requireJsonMediaType(event);
   if (!event.body) throw badRequest('BODY_MISSING', 'the request has no body; send a JSON object with content-type application/json');
   const text = bodyText(event);
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {

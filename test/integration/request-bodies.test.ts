@@ -13,7 +13,7 @@ afterAll(async () => {
 
 /** Send raw bytes to an API path with the given headers; returns the status and parsed JSON body. */
 async function send(path: string, body: Uint8Array | string, headers: Record<string, string> = { 'content-type': 'application/json' }) {
-  const response = await fetch(`${service.url}${path}`, { method: 'POST', headers, body });
+  const response = await fetch(`${service.url}${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : Uint8Array.from(body) });
   return { status: response.status, body: await response.json() };
 }
 
@@ -63,6 +63,68 @@ describe('request body decoding', () => {
     expect(response.status).toBe(400);
     expect(response.body.error).toBe('INVALID_BODY');
     expect(response.body.message).toContain('remove the byte order mark');
+    expect(await getEnterprise(code)).toBeUndefined();
+  });
+});
+
+describe('request media type', () => {
+  it.each([
+    ['text/plain', { 'content-type': 'text/plain' }],
+    ['text/plain with charset', { 'content-type': 'text/plain;charset=UTF-8' }],
+    ['a form type', { 'content-type': 'application/x-www-form-urlencoded' }],
+  ])('rejects registration sent as %s', async (_, headers) => {
+    const code = randomCreditCode();
+    const response = await send('/api/enterprises', registration(code), headers);
+    expect(response.status).toBe(415);
+    expect(response.body.error).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(response.body.message).toContain(JSON.stringify(headers['content-type']));
+    expect(response.body.message).toContain('application/json');
+    expect(await getEnterprise(code)).toBeUndefined();
+  });
+
+  it('rejects registration without content-type', async () => {
+    const code = randomCreditCode();
+    // A Blob without a type makes fetch send no content-type header at all.
+    const response = await fetch(`${service.url}/api/enterprises`, { method: 'POST', body: new Blob([registration(code)]) });
+    const body = await response.json();
+    expect(response.status).toBe(415);
+    expect(body.error).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(body.message).toContain('no content-type');
+    expect(await getEnterprise(code)).toBeUndefined();
+  });
+
+  it('rejects a challenge request sent as text/plain', async () => {
+    const response = await send('/api/challenges', JSON.stringify({ purpose: 'bind', creditCode: randomCreditCode() }), { 'content-type': 'text/plain' });
+    expect(response.status).toBe(415);
+    expect(response.body.error).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it.each([
+    ['charset=utf-8', 'application/json; charset=utf-8'],
+    ['a quoted upper-case charset', 'Application/JSON; Charset="UTF-8"'],
+    ['another parameter', 'application/json; profile=registration'],
+  ])('accepts application/json with %s', async (_, contentType) => {
+    const code = randomCreditCode();
+    const response = await send('/api/enterprises', registration(code), { 'content-type': contentType });
+    expect(response.status).toBe(201);
+    expect(await getEnterprise(code)).toBeDefined();
+  });
+
+  it('rejects a charset other than UTF-8', async () => {
+    const code = randomCreditCode();
+    const response = await send('/api/enterprises', registration(code), { 'content-type': 'application/json; charset=gbk' });
+    expect(response.status).toBe(415);
+    expect(response.body.error).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(response.body.message).toContain('charset "gbk"');
+    expect(await getEnterprise(code)).toBeUndefined();
+  });
+
+  it('rejects a content-encoding', async () => {
+    const code = randomCreditCode();
+    const response = await send('/api/enterprises', registration(code), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    expect(response.status).toBe(415);
+    expect(response.body.error).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(response.body.message).toContain('content-encoding "gzip"');
     expect(await getEnterprise(code)).toBeUndefined();
   });
 });

@@ -170,6 +170,9 @@ const routes: Route[] = [
   },
 ];
 
+/** Clock skew allowed for a revocation time: a notice with a later revokedAt is rejected, because a stored revocation cannot be corrected. */
+const MAX_REVOKED_AT_AHEAD_MS = 5 * 60_000;
+
 /** Apply one revocation notice {serial | fingerprint, reason, revokedAt}. */
 async function revokeItem(firm: CaFirm, raw: unknown, index: number) {
   const item = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
@@ -178,6 +181,13 @@ async function revokeItem(firm: CaFirm, raw: unknown, index: number) {
   if (!REVOCATION_REASONS.includes(reason)) return fail('FIELD_INVALID', `reason ${JSON.stringify(item.reason)} is not an RFC 5280 reason; use one of ${REVOCATION_REASONS.join(', ')}`);
   const revokedAt = item.revokedAt === undefined ? new Date() : new Date(String(item.revokedAt));
   if (Number.isNaN(revokedAt.getTime())) return fail('FIELD_INVALID', `revokedAt ${JSON.stringify(item.revokedAt)} is not an ISO 8601 time`);
+  const now = new Date();
+  if (revokedAt.getTime() - now.getTime() > MAX_REVOKED_AT_AHEAD_MS) {
+    return fail(
+      'FIELD_INVALID',
+      `revokedAt ${JSON.stringify(item.revokedAt)} is in the future (server time ${now.toISOString()}); it may be at most ${MAX_REVOKED_AT_AHEAD_MS / 60_000} minutes ahead of the server clock, so send the time the CA revoked the certificate, or leave revokedAt out to use the current time`,
+    );
+  }
   let bindings: CertificateBinding[];
   if (typeof item.fingerprint === 'string') {
     const binding = await getBinding(item.fingerprint.toLowerCase());

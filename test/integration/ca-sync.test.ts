@@ -416,6 +416,33 @@ describe('CA sync status and revocation', () => {
     expect(status.body.status).toBe('active');
   });
 
+  it('rejects a revokedAt in the future', async () => {
+    const code = randomCreditCode();
+    const holder = await issue(caA, code);
+    const imported = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    const { fingerprint } = imported.body.results[0];
+    const response = await firmA.request('POST', '/api/ca/revocations', { items: [{ fingerprint, reason: 'keyCompromise', revokedAt: '2099-01-01T00:00:00Z' }] }, { 'idempotency-key': key() });
+    expect(response.status).toBe(200);
+    expectSchema('RevocationResponse', response.body);
+    expect(response.body.results[0].status).toBe('rejected');
+    expect(response.body.results[0].error.code).toBe('FIELD_INVALID');
+    expect(response.body.results[0].error.message).toContain('"2099-01-01T00:00:00Z"');
+    expect(response.body.results[0].error.message).toContain('at most 5 minutes ahead');
+    const status = await firmA.request('GET', `/api/ca/certificates/${fingerprint}`);
+    expect(status.body.status).toBe('active');
+  });
+
+  it('accepts a revokedAt within the clock skew', async () => {
+    const code = randomCreditCode();
+    const holder = await issue(caA, code);
+    const imported = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    const { fingerprint } = imported.body.results[0];
+    const revokedAt = new Date(Date.now() + 60_000).toISOString();
+    const response = await firmA.request('POST', '/api/ca/revocations', { items: [{ fingerprint, reason: 'keyCompromise', revokedAt }] }, { 'idempotency-key': key() });
+    expect(response.body.results[0].status).toBe('revoked');
+    expect(response.body.results[0].revokedAt).toBe(revokedAt);
+  });
+
   it('rejects an unknown revocation reason', async () => {
     const response = await firmA.request('POST', '/api/ca/revocations', { items: [{ serial: '01', reason: 'bored' }] }, { 'idempotency-key': key() });
     expect(response.body.results[0].error.code).toBe('FIELD_INVALID');

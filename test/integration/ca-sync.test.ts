@@ -147,6 +147,23 @@ describe('CA sync import', () => {
     expect(response.body.summary).toEqual({ imported: 1, rejected: 4 });
   });
 
+  it('names the type of a malformed item', async () => {
+    const holder = await issue(caA, randomCreditCode());
+    const items = [null, 'x', { certificate: 5 }, { certificate: holder.certPem, creditCode: randomCreditCode(), chain: 'pem' }, { certificate: holder.certPem, creditCode: randomCreditCode(), chain: [7] }];
+    const response = await firmA.request('POST', '/api/ca/certificates', { items }, { 'idempotency-key': key() });
+    expect(response.status).toBe(200);
+    expectSchema('ImportResponse', response.body);
+    const [nullItem, stringItem, numberCertificate, stringChain, numberLink] = response.body.results;
+    expect(nullItem.error.code).toBe('MALFORMED');
+    expect(nullItem.error.message).toContain('item 0 is malformed: it must be an object');
+    expect(nullItem.error.message).toContain('got null');
+    expect(stringItem.error.message).toContain('must be an object {certificate, creditCode, chain?}, got string');
+    expect(numberCertificate.error.message).toContain('item 2 certificate is malformed: it must be a string (PEM or base64 DER), got number');
+    expect(stringChain.error.message).toContain('item 3 chain is malformed: it must be an array of PEM strings, got string');
+    expect(numberLink.error.message).toContain('item 4 chain item 1 is malformed: it must be a string (PEM or base64 DER), got number');
+    expect(response.body.summary).toEqual({ rejected: 5 });
+  });
+
   it('audits an attempt on another CA', async () => {
     const foreign = await issue(caB, randomCreditCode());
     await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: foreign.certPem, creditCode: 'x' }] }, { 'idempotency-key': key() });
@@ -441,6 +458,31 @@ describe('CA sync status and revocation', () => {
     const response = await firmA.request('POST', '/api/ca/revocations', { items: [{ fingerprint, reason: 'keyCompromise', revokedAt }] }, { 'idempotency-key': key() });
     expect(response.body.results[0].status).toBe('revoked');
     expect(response.body.results[0].revokedAt).toBe(revokedAt);
+  });
+
+  it('names the type of a malformed notice', async () => {
+    const items = [null, 'x', { serial: 1 }, { fingerprint: 'abc' }, { reason: 'keyCompromise' }];
+    const response = await firmA.request('POST', '/api/ca/revocations', { items }, { 'idempotency-key': key() });
+    expect(response.status).toBe(200);
+    expectSchema('RevocationResponse', response.body);
+    const [nullItem, stringItem, numberSerial, shortFingerprint, neither] = response.body.results;
+    expect(nullItem.error.code).toBe('FIELD_INVALID');
+    expect(nullItem.error.message).toContain('item 0 must be an object');
+    expect(nullItem.error.message).toContain('got null');
+    expect(stringItem.error.message).toContain('got string');
+    expect(numberSerial.error.message).toContain('serial must be a string of hex digits, got number');
+    expect(shortFingerprint.error.message).toContain('fingerprint "abc" is not a SHA-256 fingerprint');
+    expect(neither.error.code).toBe('FIELD_MISSING');
+  });
+
+  it('reports every bad field of a notice', async () => {
+    const notice = { serial: '01', reason: 'bored', revokedAt: 'yesterday' };
+    const response = await firmA.request('POST', '/api/ca/revocations', { items: [notice] }, { 'idempotency-key': key() });
+    const [result] = response.body.results;
+    expect(result.status).toBe('rejected');
+    expect(result.error.code).toBe('FIELD_INVALID');
+    expect(result.error.message).toContain('reason "bored" is not an RFC 5280 reason');
+    expect(result.error.message).toContain('revokedAt "yesterday" is not an ISO 8601 time');
   });
 
   it('rejects an unknown revocation reason', async () => {

@@ -124,9 +124,25 @@ export async function registerEnterprise(body: Record<string, unknown>): Promise
     if (!(error instanceof ConditionFailed)) throw error;
     const completed = await completePrefilled(creditCode, details);
     if (completed) return { enterprise: completed, completed: true };
-    throw conflict('ALREADY_REGISTERED', `an enterprise with credit code ${creditCode} is already registered; if it is yours, bind your certificate to it to take control`, { creditCode });
+    throw alreadyRegistered(creditCode);
   }
   return { enterprise, completed: false };
+}
+
+/**
+ * Build the 409 for a code that is registered (by anyone, or completed after a
+ * CA firm pre-filled it), telling the real enterprise how to take the record over.
+ */
+function alreadyRegistered(creditCode: string) {
+  const bindPath = `/api/enterprises/${creditCode}/certificates`;
+  return conflict(
+    'ALREADY_REGISTERED',
+    `an enterprise with credit code ${creditCode} is already registered, so it cannot be registered again. ` +
+      `If it is your enterprise, bind a certificate that carries credit code ${creditCode}: request a challenge with POST /api/challenges {"purpose": "bind", "creditCode": "${creditCode}"}, ` +
+      `sign it with the certificate's key and send it to POST ${bindPath}. ` +
+      'The binding gives your enterprise control of the record, and "details" in the same request replaces the name, legal representative and contact entered before.',
+    { creditCode, challengePath: '/api/challenges', bindPath },
+  );
 }
 
 /**

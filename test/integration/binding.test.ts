@@ -83,6 +83,30 @@ describe('certificate binding', () => {
     expect(response.body.enterprise.detailsConfirmed).toBe(true);
   });
 
+  it('guides a code owner past ALREADY_REGISTERED', async () => {
+    const code = await registered('抢注者填写的名称');
+    const details = { name: '真实公司', legalRepresentative: '周九', contact: { name: '吴十', phone: '13900139000' } };
+    const refused = await postJson(`${service.url}/api/enterprises`, { creditCode: code, ...details });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toBe('ALREADY_REGISTERED');
+    expect(refused.body.message).toContain(`bind a certificate that carries credit code ${code}`);
+    expect(refused.body.message).toContain('"details"');
+    expect(refused.body.details).toEqual({ creditCode: code, challengePath: '/api/challenges', bindPath: `/api/enterprises/${code}/certificates` });
+
+    // Following the message: a challenge from challengePath, then the bind with details at bindPath.
+    const holder = await enterpriseHolder(trusted, 'owner-after-409', code);
+    const challenge = await postJson(`${service.url}${refused.body.details.challengePath}`, { purpose: 'bind', creditCode: code });
+    const bound = await postJson(`${service.url}${refused.body.details.bindPath}`, {
+      certificate: holder.certPem,
+      challenge: challenge.body.challenge,
+      signature: signChallenge(holder.keyPem, challenge.body.challenge),
+      details,
+    });
+    expect(bound.status).toBe(201);
+    expect(bound.body.enterprise.name).toBe('真实公司');
+    expect(bound.body.enterprise.detailsConfirmed).toBe(true);
+  });
+
   it.each([
     [{ confirmDetails: 'yes' }, 'confirmDetails'],
     [{ details: 'abc' }, 'details'],

@@ -502,6 +502,8 @@ describe('pre-filled enterprise', () => {
     expect(registered.body.detailsConfirmed).toBe(false);
     const second = await register(service.url, { creditCode: code, name: '别人', legalRepresentative: 'x', contact: { name: 'y', phone: '13600136001' } });
     expect(second.status).toBe(409);
+    expect(second.body.message).toContain(`bind a certificate that carries credit code ${code}`);
+    expect(second.body.details.bindPath).toBe(`/api/enterprises/${code}/certificates`);
 
     const platform: PlatformSettings = { issuer: service.url, clientId: 'portal-like', clientSecret: 'portal-like-secret-0123456789', redirectUri: 'https://portal.example/cb' };
     await savePlatformClient({ client_id: platform.clientId, client_secret: platform.clientSecret, client_name: 'Portal', redirect_uris: [platform.redirectUri] });

@@ -273,6 +273,34 @@ describe('certificate binding', () => {
     expect(response.body.error).toBe('MALFORMED');
   });
 
+  it.each([
+    ['plain text', 'hello'],
+    ['base64 of text', Buffer.from('not a certificate').toString('base64')],
+    ['a PEM key', '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----'],
+  ])('says %s is not a certificate', async (label, certificate) => {
+    const code = await registered();
+    const holder = await enterpriseHolder(trusted, `text-${label.length}`, code);
+    const challenge = await challengeFor(code);
+    const response = await postJson(`${service.url}/api/enterprises/${code}/certificates`, { certificate, challenge, signature: signChallenge(holder.keyPem, challenge) });
+    expect(response.status).toBe(422);
+    expect(response.body.error).toBe('MALFORMED');
+    expect(response.body.message).not.toContain('canonical DER');
+    if (label === 'a PEM key') expect(response.body.message).toContain('PEM label is PUBLIC KEY');
+    else expect(response.body.message).toContain('not a PEM or base64 DER certificate');
+  });
+
+  it('keeps the DER message for real DER', async () => {
+    const code = await registered();
+    const holder = await enterpriseHolder(trusted, 'der-trailing', code);
+    const der = Buffer.from(holder.certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    const challenge = await challengeFor(code);
+    const certificate = Buffer.concat([der, Buffer.from([0, 0])]).toString('base64');
+    const response = await postJson(`${service.url}/api/enterprises/${code}/certificates`, { certificate, challenge, signature: signChallenge(holder.keyPem, challenge) });
+    expect(response.status).toBe(422);
+    expect(response.body.message).toContain('2 trailing byte(s) after the DER value');
+    expect(response.body.message).not.toContain('not a PEM or base64 DER certificate');
+  });
+
   it('refuses to list certificates without a token', async () => {
     const code = await registered();
     const response = await fetch(`${service.url}/api/enterprises/${code}/certificates`);

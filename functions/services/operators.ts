@@ -94,7 +94,7 @@ export async function startOperatorEnrollment(body: Record<string, unknown>): Pr
  */
 export async function finishOperatorEnrollment(body: Record<string, unknown>): Promise<StoredCredential> {
   const { enrollment, operator } = await requireEnrollment(body.token);
-  // The holder of an operator key is the operator the link was issued for, whatever the request says.
+  // The holder of an operator key is the operator the link was issued for, whatever the request contains.
   const labels = parseLabels({ ...body, holderName: operator.name, holderRole: 'operator' });
   const response = parseRegistrationResponse(body.credential);
   const userHandle = parseUserHandle(body.userHandle);

@@ -95,7 +95,7 @@ export interface CredentialLabels {
   holderRole: string;
 }
 
-/** What each label is for, to tell the caller what to send. */
+/** Purpose of each label, added to its error messages. */
 const LABEL_HINTS: Record<string, string> = {
   displayName: 'name the key so that it can be told apart from other keys later, for example "财务部手机" or "Office YubiKey"',
   holderName: 'send the name of the person who holds the key',

@@ -171,7 +171,7 @@ export const CA_SYNC_OPENAPI = {
                     maxItems: 200,
                     items: {
                       type: 'object',
-                      properties: { serial: { type: 'string' }, fingerprint: { type: 'string' }, reason: { type: 'string' }, revokedAt: { type: 'string', format: 'date-time' } },
+                      properties: { serial: { type: 'string' }, fingerprint: { type: 'string' }, reason: { type: 'string' }, revokedAt: { type: 'string', format: 'date-time', description: 'time of revocation, at most 5 minutes ahead of the server clock; the current time when omitted' } },
                     },
                   },
                 },

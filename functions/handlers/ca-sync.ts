@@ -10,6 +10,7 @@ import { authenticate } from '../lib/auth.js';
 import { ApiError, badRequest, conflict, forbidden, notFound } from '../lib/errors.js';
 import { EVENT_TYPES, OPERATORS_ONLY } from '../lib/event-types.js';
 import { json, jsonBody, router, type HttpEvent, type Route } from '../lib/http.js';
+import { jsonTypeOf } from '../lib/json-type.js';
 import { subjectNameHash } from '../pki/certificate.js';
 import { caFirmOf, importCertificates, MAX_BATCH_ITEMS, type CaFirm, type ImportItem } from '../services/ca-sync.js';
 import { REVOCATION_REASONS, revokeBinding, type RevocationReason } from '../services/revocation.js';
@@ -170,25 +171,79 @@ const routes: Route[] = [
   },
 ];
 
+/** Clock skew allowed for a revocation time: a notice with a later revokedAt is rejected, because a stored revocation cannot be corrected. */
+const MAX_REVOKED_AT_AHEAD_MS = 5 * 60_000;
+
+interface ItemProblem {
+  code: string;
+  message: string;
+}
+
+interface RevocationNotice {
+  reason: RevocationReason;
+  revokedAt: Date;
+  fingerprint?: string;
+  serial?: string;
+}
+
+/** Check the fields of one revocation notice, collecting every problem rather than stopping at the first. */
+function checkNotice(item: Record<string, unknown>): RevocationNotice | ItemProblem[] {
+  const problems: ItemProblem[] = [];
+  const invalid = (message: string) => problems.push({ code: 'FIELD_INVALID', message });
+
+  const reason = (item.reason ?? 'unspecified') as RevocationReason;
+  if (!REVOCATION_REASONS.includes(reason)) invalid(`reason ${JSON.stringify(item.reason)} is not an RFC 5280 reason; use one of ${REVOCATION_REASONS.join(', ')}`);
+
+  const now = new Date();
+  let revokedAt = now;
+  if (item.revokedAt !== undefined && typeof item.revokedAt !== 'string') {
+    invalid(`revokedAt must be a string (ISO 8601 time such as 2024-05-01T08:00:00Z), got ${jsonTypeOf(item.revokedAt)}`);
+  } else if (item.revokedAt !== undefined) {
+    revokedAt = new Date(item.revokedAt);
+    if (Number.isNaN(revokedAt.getTime())) {
+      invalid(`revokedAt ${JSON.stringify(item.revokedAt)} is not an ISO 8601 time`);
+    } else if (revokedAt.getTime() - now.getTime() > MAX_REVOKED_AT_AHEAD_MS) {
+      invalid(
+        `revokedAt ${JSON.stringify(item.revokedAt)} is in the future (server time ${now.toISOString()}); it may be at most ${MAX_REVOKED_AT_AHEAD_MS / 60_000} minutes ahead of the server clock, so send the time the CA revoked the certificate, or leave revokedAt out to use the current time`,
+      );
+    }
+  }
+
+  if (item.fingerprint !== undefined && typeof item.fingerprint !== 'string') {
+    invalid(`fingerprint must be a string (SHA-256 of the certificate, 64 hex digits), got ${jsonTypeOf(item.fingerprint)}`);
+  } else if (typeof item.fingerprint === 'string' && !/^[0-9a-fA-F]{64}$/.test(item.fingerprint)) {
+    invalid(`fingerprint ${JSON.stringify(item.fingerprint.slice(0, 80))} is not a SHA-256 fingerprint; send the 64 hex digits of the certificate's SHA-256`);
+  }
+  if (item.serial !== undefined && typeof item.serial !== 'string') {
+    invalid(`serial must be a string of hex digits, got ${jsonTypeOf(item.serial)}`);
+  }
+  if (item.fingerprint === undefined && item.serial === undefined) {
+    problems.push({ code: 'FIELD_MISSING', message: 'serial and fingerprint are both missing; each notice needs serial (hex) or fingerprint (SHA-256 hex)' });
+  }
+
+  if (problems.length > 0) return problems;
+  return { reason, revokedAt, fingerprint: item.fingerprint as string | undefined, serial: item.serial as string | undefined };
+}
+
 /** Apply one revocation notice {serial | fingerprint, reason, revokedAt}. */
 async function revokeItem(firm: CaFirm, raw: unknown, index: number) {
-  const item = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   const fail = (code: string, message: string) => ({ index, status: 'rejected', error: { code, message } });
-  const reason = (item.reason ?? 'unspecified') as RevocationReason;
-  if (!REVOCATION_REASONS.includes(reason)) return fail('FIELD_INVALID', `reason ${JSON.stringify(item.reason)} is not an RFC 5280 reason; use one of ${REVOCATION_REASONS.join(', ')}`);
-  const revokedAt = item.revokedAt === undefined ? new Date() : new Date(String(item.revokedAt));
-  if (Number.isNaN(revokedAt.getTime())) return fail('FIELD_INVALID', `revokedAt ${JSON.stringify(item.revokedAt)} is not an ISO 8601 time`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return fail('FIELD_INVALID', `item ${index} must be an object {serial or fingerprint, reason?, revokedAt?}, got ${jsonTypeOf(raw)}`);
+  }
+  const notice = checkNotice(raw as Record<string, unknown>);
+  if (Array.isArray(notice)) return fail(notice[0].code, notice.map((problem) => problem.message).join('. Also, '));
   let bindings: CertificateBinding[];
-  if (typeof item.fingerprint === 'string') {
-    const binding = await getBinding(item.fingerprint.toLowerCase());
+  if (notice.fingerprint !== undefined) {
+    const binding = await getBinding(notice.fingerprint.toLowerCase());
     bindings = binding ? [binding] : [];
-    const serial = typeof item.serial === 'string' ? item.serial.replace(/^0x/i, '').replace(/^0+(?=.)/, '').toUpperCase() : undefined;
+    const serial = notice.serial !== undefined ? notice.serial.replace(/^0x/i, '').replace(/^0+(?=.)/, '').toUpperCase() : undefined;
     if (binding && serial !== undefined && serial !== binding.serial) {
-      return fail('SERIAL_MISMATCH', `fingerprint ${binding.fingerprint} belongs to serial ${binding.serial}, not ${item.serial}; send matching values or only one of them`);
+      return fail('SERIAL_MISMATCH', `fingerprint ${binding.fingerprint} belongs to serial ${binding.serial}, not ${notice.serial}; send matching values or only one of them`);
     }
-  } else if (typeof item.serial === 'string') {
+  } else if (notice.serial !== undefined) {
     try {
-      bindings = await bindingsBySerial(firm, item.serial);
+      bindings = await bindingsBySerial(firm, notice.serial);
     } catch (error) {
       if (error instanceof ApiError) return fail(error.code, error.message);
       throw error;
@@ -196,8 +251,8 @@ async function revokeItem(firm: CaFirm, raw: unknown, index: number) {
   } else {
     return fail('FIELD_MISSING', 'each notice needs serial (hex) or fingerprint (SHA-256 hex)');
   }
-  if (bindings.length === 0) return { index, status: 'not-found', error: { code: 'CERTIFICATE_NOT_FOUND', message: `no bound certificate matches ${item.fingerprint ?? `serial ${item.serial}`} under this client's CA profiles` } };
-  if (bindings.length > 1) return fail('AMBIGUOUS_SERIAL', `serial ${item.serial} matches ${bindings.length} certificates of different issuing CAs; send the fingerprint instead`);
+  if (bindings.length === 0) return { index, status: 'not-found', error: { code: 'CERTIFICATE_NOT_FOUND', message: `no bound certificate matches ${notice.fingerprint ?? `serial ${notice.serial}`} under this client's CA profiles` } };
+  if (bindings.length > 1) return fail('AMBIGUOUS_SERIAL', `serial ${notice.serial} matches ${bindings.length} certificates of different issuing CAs; send the fingerprint instead`);
   const binding = bindings[0];
   if (!firm.caProfiles.has(binding.caId)) {
     try {
@@ -206,7 +261,7 @@ async function revokeItem(firm: CaFirm, raw: unknown, index: number) {
       return fail('FORBIDDEN_CA', (error as Error).message);
     }
   }
-  const outcome = await revokeBinding(binding.fingerprint, reason, revokedAt, `ca:${firm.clientId}`);
+  const outcome = await revokeBinding(binding.fingerprint, notice.reason, notice.revokedAt, `ca:${firm.clientId}`);
   if (outcome.state === 'not-bound') return { index, status: 'not-found', error: { code: 'CERTIFICATE_NOT_FOUND', message: `certificate ${binding.fingerprint} is no longer bound` } };
   return { index, status: outcome.state, fingerprint: binding.fingerprint, serial: binding.serial, revokedAt: outcome.binding.revokedAt };
 }

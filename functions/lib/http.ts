@@ -27,10 +27,111 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   };
 }
 
-/** Parse the request body as a JSON object, with a clear 400 when it is not one. */
+const UTF8_BOM = [0xef, 0xbb, 0xbf];
+
+/**
+ * Return the byte offset where the first ill-formed UTF-8 sequence starts
+ * (RFC 3629 section 4), or -1 when the bytes are well-formed UTF-8.
+ */
+export function firstInvalidUtf8Offset(bytes: Uint8Array): number {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const lead = bytes[offset];
+    if (lead < 0x80) {
+      offset += 1;
+      continue;
+    }
+    let length: number;
+    if (lead >= 0xc2 && lead <= 0xdf) length = 2;
+    else if (lead >= 0xe0 && lead <= 0xef) length = 3;
+    else if (lead >= 0xf0 && lead <= 0xf4) length = 4;
+    else return offset;
+    if (offset + length > bytes.length) return offset;
+    // The second byte has a narrower range after E0, ED, F0 and F4: this rules out
+    // overlong forms, UTF-16 surrogates and code points above U+10FFFF.
+    const second = bytes[offset + 1];
+    let low = 0x80;
+    let high = 0xbf;
+    if (lead === 0xe0) low = 0xa0;
+    if (lead === 0xf0) low = 0x90;
+    if (lead === 0xed) high = 0x9f;
+    if (lead === 0xf4) high = 0x8f;
+    if (second < low || second > high) return offset;
+    for (let k = 2; k < length; k += 1) {
+      if ((bytes[offset + k] & 0xc0) !== 0x80) return offset;
+    }
+    offset += length;
+  }
+  return -1;
+}
+
+const hexByte = (byte: number) => byte.toString(16).toUpperCase().padStart(2, '0');
+
+/** Decode the request body as strict UTF-8, rejecting a byte order mark and ill-formed bytes. */
+function bodyText(event: HttpEvent): string {
+  // NOTE: a body that API Gateway passes as text (isBase64Encoded false) was already
+  // decoded before it reached this function, so only its BOM can be checked here.
+  if (!event.isBase64Encoded) {
+    if (event.body!.startsWith('\uFEFF')) throw invalidBody('the request body starts with a byte order mark (U+FEFF); remove the byte order mark and send plain UTF-8 JSON');
+    return event.body!;
+  }
+  const bytes = Buffer.from(event.body!, 'base64');
+  if (bytes.length > MAX_BODY_BYTES) {
+    throw badRequest('BODY_TOO_LARGE', `the request body has ${bytes.length} bytes; the limit is ${MAX_BODY_BYTES}`);
+  }
+  if (UTF8_BOM.every((byte, index) => bytes[index] === byte)) {
+    throw invalidBody('the request body starts with a UTF-8 byte order mark (bytes EF BB BF); remove the byte order mark and send plain UTF-8 JSON');
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    const offset = firstInvalidUtf8Offset(bytes);
+    const shown = Array.from(bytes.subarray(offset, offset + 4), hexByte).join(' ');
+    throw invalidBody(`the request body is not valid UTF-8: the bytes at offset ${offset} (${shown}) do not form a UTF-8 character; encode the JSON text as UTF-8`, { offset });
+  }
+}
+
+const invalidBody = (message: string, details?: Record<string, unknown>) => badRequest('INVALID_BODY', message, details);
+
+const unsupportedMediaType = (message: string, details: Record<string, unknown>) => new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', message, details);
+
+/**
+ * Require content-type application/json, optionally with charset=utf-8 or other
+ * parameters, and no content-encoding. Browsers send text/plain and form types
+ * cross-site without a CORS preflight, so accepting only JSON keeps those
+ * requests out of every JSON endpoint.
+ */
+function requireJsonMediaType(event: HttpEvent): void {
+  const received = event.headers?.['content-type'];
+  if (!received) {
+    throw unsupportedMediaType('the request has no content-type; send the JSON body with content-type application/json', { contentType: null });
+  }
+  const [mediaType, ...parameters] = received.split(';').map((part) => part.trim());
+  if (mediaType.toLowerCase() !== 'application/json') {
+    throw unsupportedMediaType(`content-type ${JSON.stringify(received)} is not supported; send the JSON body with content-type application/json`, { contentType: received });
+  }
+  for (const parameter of parameters) {
+    const separator = parameter.indexOf('=');
+    if (separator < 0 || parameter.slice(0, separator).trim().toLowerCase() !== 'charset') continue;
+    const charset = parameter.slice(separator + 1).trim().replace(/^"(.*)"$/, '$1');
+    if (charset.toLowerCase() !== 'utf-8') {
+      throw unsupportedMediaType(`charset ${JSON.stringify(charset)} in content-type ${JSON.stringify(received)} is not supported; encode the JSON body as UTF-8 and send charset=utf-8 or no charset`, { contentType: received });
+    }
+  }
+  const encoding = event.headers?.['content-encoding']?.trim();
+  if (encoding && encoding.toLowerCase() !== 'identity') {
+    throw unsupportedMediaType(`content-encoding ${JSON.stringify(encoding)} is not supported; send the JSON body uncompressed, without a content-encoding header`, { contentEncoding: encoding });
+  }
+}
+
+/**
+ * Parse the request body as a JSON object: 415 unless it is sent as
+ * application/json, 400 when it is not a well-formed UTF-8 JSON object.
+ */
 export function jsonBody(event: HttpEvent): Record<string, unknown> {
+  requireJsonMediaType(event);
   if (!event.body) throw badRequest('BODY_MISSING', 'the request has no body; send a JSON object with content-type application/json');
-  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  const text = bodyText(event);
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
     throw badRequest('BODY_TOO_LARGE', `the request body has ${Buffer.byteLength(text)} bytes; the limit is ${MAX_BODY_BYTES}`);
   }

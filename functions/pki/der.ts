@@ -230,7 +230,19 @@ function decodeText(text: string, what: string): Uint8Array {
     if (blocks[0][1] !== 'CERTIFICATE') throw new MalformedInput(what, `PEM label is ${blocks[0][1]}, expected CERTIFICATE`);
     return base64ToBytes(blocks[0][2], what);
   }
-  return base64ToBytes(text, what);
+  const der = base64ToBytes(text, what);
+  // Text without a PEM block is only taken for base64 DER when it opens like a
+  // certificate: a SEQUENCE tag and a short or 1- to 4-byte long-form length.
+  // Other text gets this message instead of a DER error about bytes it never meant.
+  const [tag, length] = der;
+  if (tag !== 0x30 || length === undefined || length === 0x80 || length > 0x84) {
+    const start = Array.from(der.subarray(0, 2), (byte) => byte.toString(16).toUpperCase().padStart(2, '0')).join(' ');
+    throw new MalformedInput(
+      what,
+      `it is not a PEM or base64 DER certificate: the text has no -----BEGIN CERTIFICATE----- block, and as base64 it decodes to bytes starting ${start}, not to a DER SEQUENCE (30); send the certificate as PEM or as base64 of its DER`,
+    );
+  }
+  return der;
 }
 
 export function base64ToBytes(text: string, what: string): Uint8Array {

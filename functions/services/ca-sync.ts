@@ -4,6 +4,7 @@ import type { CertificateBinding } from '../db/certificates.js';
 import type { Caller } from '../lib/auth.js';
 import { checkCreditCode } from '../lib/credit-code.js';
 import { forbidden } from '../lib/errors.js';
+import { jsonTypeOf } from '../lib/json-type.js';
 import { EVENT_TYPES, OPERATORS_ONLY } from '../lib/event-types.js';
 import { fingerprint, issuerNameHash, nameToString, organizationName, serialHex } from '../pki/certificate.js';
 import { locateCreditCode } from '../pki/credit-code-locator.js';
@@ -71,8 +72,7 @@ export async function importCertificates(firm: CaFirm, items: ImportItem[], audi
   for (let index = 0; index < items.length; index += 1) {
     const item = items[index];
     try {
-      const leaf = parseItemCertificate(item, index);
-      const chain = (item.chain ?? []).flatMap((pem, i) => parseCertificates(pem, `item ${index} chain item ${i + 1}`));
+      const { leaf, chain } = parseItemCertificates(item, index);
       const fp = fingerprint(leaf);
       const who = { subject: nameToString(leaf.subject), serial: serialHex(leaf) };
       const declared = checkCreditCode(item.creditCode);
@@ -143,11 +143,28 @@ function storeResult({ index, binding }: AcceptedCertificate, outcome: StoreOutc
   }
 }
 
-function parseItemCertificate(item: ImportItem, index: number): pkijs.Certificate {
-  if (typeof item?.certificate !== 'string' || item.certificate.trim() === '') {
-    throw new MalformedInput(`item ${index}`, 'certificate is missing; send it as PEM or base64 DER');
+/** Check the shape of one import item and parse its certificate and chain. */
+function parseItemCertificates(item: unknown, index: number): { leaf: pkijs.Certificate; chain: pkijs.Certificate[] } {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+    throw new MalformedInput(`item ${index}`, `it must be an object {certificate, creditCode, chain?}, got ${jsonTypeOf(item)}`);
   }
-  return parseCertificate(item.certificate, `item ${index} certificate`);
+  const { certificate, chain = [] } = item as Record<string, unknown>;
+  if (certificate === undefined) throw new MalformedInput(`item ${index}`, 'certificate is missing; send it as PEM or base64 DER');
+  if (typeof certificate !== 'string') {
+    throw new MalformedInput(`item ${index} certificate`, `it must be a string (PEM or base64 DER), got ${jsonTypeOf(certificate)}`);
+  }
+  if (certificate.trim() === '') throw new MalformedInput(`item ${index} certificate`, 'it is empty; send the certificate as PEM or base64 DER');
+  if (!Array.isArray(chain)) {
+    throw new MalformedInput(`item ${index} chain`, `it must be an array of PEM strings, got ${jsonTypeOf(chain)}`);
+  }
+  const badLink = chain.findIndex((link) => typeof link !== 'string');
+  if (badLink >= 0) {
+    throw new MalformedInput(`item ${index} chain item ${badLink + 1}`, `it must be a string (PEM or base64 DER), got ${jsonTypeOf(chain[badLink])}`);
+  }
+  return {
+    leaf: parseCertificate(certificate, `item ${index} certificate`),
+    chain: (chain as string[]).flatMap((pem, i) => parseCertificates(pem, `item ${index} chain item ${i + 1}`)),
+  };
 }
 
 function rejection(index: number, error: unknown): ItemResult {

@@ -6,6 +6,7 @@ import { verifyChallengeSignature, type SignatureFormat } from '../pki/challenge
 import { MalformedInput, base64ToBytes, parseCertificate, parseCertificates } from '../pki/der.js';
 import { CertificateRejected, REJECTION_TEXT } from '../pki/reasons.js';
 import type { Usage, ValidatedPath } from '../pki/validate.js';
+import { looksLikeLoginChallenge } from './login-challenge.js';
 import { validateForService } from './validation.js';
 
 /** A certificate, its optional chain and a signature over a challenge, as a client submits them. */
@@ -71,6 +72,10 @@ export interface ChallengeCheck {
 export function storedChallenge(purpose: ChallengePurpose, context: string): ChallengeCheck {
   return {
     precheck(text) {
+      // A login challenge is stateless and never stored, so consuming it would only report it as unknown.
+      if (purpose !== 'login' && looksLikeLoginChallenge(text)) {
+        throw new CertificateRejected('CHALLENGE_INVALID', `the challenge was issued for login, not ${purpose}; request a challenge for ${purpose}${purpose === 'bind' ? ' with POST /api/challenges' : ''}`);
+      }
       if (!nonceOf(text)) throw new CertificateRejected('CHALLENGE_INVALID', 'the challenge text is not one this service issued (no nonce line); request a new challenge');
     },
     async check(text) {

@@ -78,6 +78,11 @@ export async function issueLoginChallenge(target: LoginTarget, options: Challeng
 
 const invalid = (message: string) => new CertificateRejected('CHALLENGE_INVALID', message);
 
+/** Tell whether `text` has the form of a login challenge (its first line), without checking its MAC. */
+export function looksLikeLoginChallenge(text: string): boolean {
+  return text.split('\n', 1)[0] === HEADER;
+}
+
 /**
  * Check that `text` is a login challenge this service issued for interaction
  * `uid` and that it has not expired, and return the interaction it names.

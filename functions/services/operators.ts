@@ -94,7 +94,8 @@ export async function startOperatorEnrollment(body: Record<string, unknown>): Pr
  */
 export async function finishOperatorEnrollment(body: Record<string, unknown>): Promise<StoredCredential> {
   const { enrollment, operator } = await requireEnrollment(body.token);
-  const labels = parseLabels({ holderName: operator.name, holderRole: 'operator', ...body });
+  // The holder of an operator key is the operator the link was issued for, whatever the request contains.
+  const labels = parseLabels({ ...body, holderName: operator.name, holderRole: 'operator' });
   const response = parseRegistrationResponse(body.credential);
   const userHandle = parseUserHandle(body.userHandle);
   const policy = await claimCeremonyChallenge(response.response.clientDataJSON, 'webauthn-register', enrollContext(enrollment.tokenHash, userHandle));

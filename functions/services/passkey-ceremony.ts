@@ -3,6 +3,7 @@ import { generateAuthenticationOptions, generateRegistrationOptions, type Public
 import { consumeChallenge, createChallenge, type ChallengePurpose } from '../db/challenges.js';
 import { config, webauthnConfig } from '../lib/config.js';
 import { badRequest } from '../lib/errors.js';
+import { jsonTypeOf } from '../lib/json-type.js';
 import { readClientData, type CeremonyPolicy } from '../webauthn/verify.js';
 import { PasskeyRejected } from '../webauthn/reasons.js';
 
@@ -94,9 +95,28 @@ export interface CredentialLabels {
   holderRole: string;
 }
 
+/** Purpose of each label, added to its error messages. */
+const LABEL_HINTS: Record<string, string> = {
+  displayName: 'name the key so that it can be told apart from other keys later, for example "财务部手机" or "Office YubiKey"',
+  holderName: 'send the name of the person who holds the key',
+  holderRole: 'send the role of the person who holds the key, for example "投标专员"',
+};
+
+/**
+ * Characters that display as nothing: whitespace, format characters (Unicode
+ * category Cf, such as U+200B ZERO WIDTH SPACE and U+FEFF) and the Hangul fillers.
+ */
+const INVISIBLE = /[\s\p{Cf}\u115f\u1160\u3164\uffa0]/gu;
+
 function label(body: Record<string, unknown>, field: string, max: number): string {
   const value = body[field];
-  if (typeof value !== 'string' || value.trim() === '') throw badRequest('FIELD_MISSING', `${field} is missing; it is required`, { field });
+  const hint = LABEL_HINTS[field] ?? 'it is required';
+  if (value === undefined || value === null) throw badRequest('FIELD_MISSING', `${field} is missing; ${hint}`, { field });
+  if (typeof value !== 'string') throw badRequest('FIELD_INVALID', `${field} must be a string, got ${jsonTypeOf(value)}; ${hint}`, { field });
+  if (value.replace(INVISIBLE, '') === '') {
+    const shown = value === '' ? 'is empty' : `${JSON.stringify(value)} contains only spaces or invisible characters`;
+    throw badRequest('FIELD_MISSING', `${field} ${shown}; ${hint}`, { field });
+  }
   const trimmed = value.trim();
   if (trimmed.length > max) throw badRequest('FIELD_INVALID', `${field} has ${trimmed.length} characters; at most ${max} are allowed`, { field });
   if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw badRequest('FIELD_INVALID', `${field} contains control characters`, { field });

@@ -1,6 +1,7 @@
 import { checkCreditCode } from '../lib/credit-code.js';
 import { badRequest, conflict } from '../lib/errors.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
+import { jsonTypeOf } from '../lib/json-type.js';
 import { ConditionFailed, commitWithEvents } from '../db/events.js';
 import { getEnterprise, newSubject, putNewEnterprise, replaceEnterprise, type Enterprise, type EnterpriseDetails } from '../db/enterprises.js';
 
@@ -28,7 +29,18 @@ function requireText(body: Record<string, unknown>, field: string, max: number, 
   const trimmed = value.trim();
   if (trimmed.length === 0) throw badRequest('FIELD_MISSING', `${name} is blank; it is required`, { field: name });
   if (trimmed.length > max) throw badRequest('FIELD_INVALID', `${name} has ${trimmed.length} characters; at most ${max} are allowed`, { field: name });
-  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw badRequest('FIELD_INVALID', `${name} contains control characters`, { field: name });
+  const control = /[\u0000-\u001f\u007f]/.exec(trimmed);
+  if (control) {
+    const codePoint = `U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+    // 1-based position in characters (code points) of the value as sent, before trimming.
+    const leading = value.length - value.trimStart().length;
+    const position = [...value.slice(0, leading + control.index)].length + 1;
+    throw badRequest(
+      'FIELD_INVALID',
+      `${name} contains the control character ${codePoint} at position ${position}; remove it, because line breaks, tabs and other control characters are not allowed in ${name}`,
+      { field: name, character: codePoint, position },
+    );
+  }
   if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(trimmed)) throw badRequest('FIELD_INVALID', `${name} contains an unpaired UTF-16 surrogate; send valid Unicode text`, { field: name });
   // Bidirectional overrides and isolates can make a name display differently from what it is.
   if (/[\u202a-\u202e\u2066-\u2069\u200e\u200f]/.test(trimmed)) {
@@ -49,8 +61,15 @@ export function parseDetails(input: unknown, prefix = ''): EnterpriseDetails {
   const name = requireText(body, 'name', 200, body, prefix);
   const legalRepresentative = requireText(body, 'legalRepresentative', 100, body, prefix);
   const contact = body.contact;
-  if (typeof contact !== 'object' || contact === null || Array.isArray(contact)) {
-    throw badRequest('FIELD_MISSING', `${prefix}contact is missing; send {"name": ..., "phone": ..., "email": ...}`, { field: `${prefix}contact` });
+  if (contact === undefined || contact === null) {
+    throw badRequest('FIELD_MISSING', `${prefix}contact is missing; send an object {"name": ..., "phone": ..., "email": ...} where email is optional`, { field: `${prefix}contact` });
+  }
+  if (typeof contact !== 'object' || Array.isArray(contact)) {
+    throw badRequest(
+      'FIELD_INVALID',
+      `${prefix}contact must be an object {"name": ..., "phone": ..., "email": ...} where email is optional, got ${jsonTypeOf(contact)}`,
+      { field: `${prefix}contact` },
+    );
   }
   const c = contact as Record<string, unknown>;
   const contactName = requireText(body, 'name', 100, c, `${prefix}contact.`);
@@ -105,9 +124,25 @@ export async function registerEnterprise(body: Record<string, unknown>): Promise
     if (!(error instanceof ConditionFailed)) throw error;
     const completed = await completePrefilled(creditCode, details);
     if (completed) return { enterprise: completed, completed: true };
-    throw conflict('ALREADY_REGISTERED', `an enterprise with credit code ${creditCode} is already registered; if it is yours, bind your certificate to it to take control`, { creditCode });
+    throw alreadyRegistered(creditCode);
   }
   return { enterprise, completed: false };
+}
+
+/**
+ * Build the 409 for a code that is registered (by anyone, or completed after a
+ * CA firm pre-filled it), telling the real enterprise how to take the record over.
+ */
+function alreadyRegistered(creditCode: string) {
+  const bindPath = `/api/enterprises/${creditCode}/certificates`;
+  return conflict(
+    'ALREADY_REGISTERED',
+    `an enterprise with credit code ${creditCode} is already registered, so it cannot be registered again. ` +
+      `If it is your enterprise, bind a certificate that carries credit code ${creditCode}: request a challenge with POST /api/challenges {"purpose": "bind", "creditCode": "${creditCode}"}, ` +
+      `sign it with the certificate's key and send it to POST ${bindPath}. ` +
+      'The binding gives your enterprise control of the record, and "details" in the same request replaces the name, legal representative and contact entered before.',
+    { creditCode, challengePath: '/api/challenges', bindPath },
+  );
 }
 
 /**

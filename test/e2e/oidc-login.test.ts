@@ -242,6 +242,20 @@ describe('certificate login over OIDC', () => {
     expect(answered.body.message).toContain('bind');
   });
 
+  it('refuses a login challenge used to bind', async () => {
+    const { interaction, jar } = await startLogin();
+    const { challenge } = await (await fetch(`${interaction}/challenge`, { headers: { cookie: jar.header() } })).json();
+    const response = await postJson(`${service.url}/api/enterprises/${creditCode}/certificates`, {
+      certificate: holder.certPem,
+      challenge,
+      signature: signChallenge(holder.keyPem, challenge),
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe('CHALLENGE_INVALID');
+    expect(response.body.message).toContain('issued for login, not bind');
+    expect(response.body.message).toContain('POST /api/challenges');
+  });
+
   it('rejects an interaction without its cookie', async () => {
     const { interaction } = await startLogin();
     const response = await fetch(`${interaction}/challenge`);

@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEvents, type StoredEvent } from '../../functions/db/events.js';
+import { getCredential } from '../../functions/db/webauthn-credentials.js';
 import { EVENT_TYPES, OPERATORS_ONLY } from '../../functions/lib/event-types.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { savePlatformClient } from '../../functions/services/clients.js';
@@ -98,6 +99,36 @@ async function call(route: (typeof NEW_ROUTES)[number], token?: string) {
   });
   return { status: response.status, body: await response.json(), wwwAuthenticate: response.headers.get('www-authenticate') };
 }
+
+describe('operator enrollment key name', () => {
+  it.each([
+    ['empty', ''],
+    ['blank', '  \u3000 '],
+    ['only invisible characters', '\u200b\u2060\ufeff'],
+    ['missing', undefined],
+  ])('rejects a key name that is %s', async (_, displayName) => {
+    const authenticator = new SoftAuthenticator();
+    const enrollment = await createOperatorEnrollment({ name: '钱运维', minutes: 10 });
+    const enrollToken = new URL(enrollment.link).hash.slice('#token='.length);
+    const options = await postJson(`${service.url}/api/operator-enrollment/options`, { token: enrollToken });
+    const credential = authenticator.register(options.body, service.url);
+    const refused = await postJson(`${service.url}/api/operator-enrollment`, { token: enrollToken, userHandle: options.body.user.id, credential, displayName });
+    expect(refused.status).toBe(400);
+    expect(refused.body.details.field).toBe('displayName');
+    expect(refused.body.message).toContain('displayName');
+    expect(refused.body.message).toContain('name the key');
+
+    // The link is not used up by the rejected request, so the operator can try again with a name.
+    const retryOptions = await postJson(`${service.url}/api/operator-enrollment/options`, { token: enrollToken });
+    const retry = authenticator.register(retryOptions.body, service.url);
+    const finished = await postJson(`${service.url}/api/operator-enrollment`, { token: enrollToken, userHandle: retryOptions.body.user.id, credential: retry, displayName: '备用密钥', holderName: '冒名者' });
+    expect(finished.status).toBe(201);
+    expect(finished.body.displayName).toBe('备用密钥');
+    const stored = await getCredential(finished.body.id);
+    expect(stored?.holderName).toBe('钱运维');
+    expect(stored?.holderRole).toBe('operator');
+  });
+});
 
 describe('admin API authentication', () => {
   it.each(NEW_ROUTES)('rejects $method $path without a token', async (route) => {

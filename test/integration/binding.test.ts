@@ -83,6 +83,30 @@ describe('certificate binding', () => {
     expect(response.body.enterprise.detailsConfirmed).toBe(true);
   });
 
+  it('guides a code owner past ALREADY_REGISTERED', async () => {
+    const code = await registered('抢注者填写的名称');
+    const details = { name: '真实公司', legalRepresentative: '周九', contact: { name: '吴十', phone: '13900139000' } };
+    const refused = await postJson(`${service.url}/api/enterprises`, { creditCode: code, ...details });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toBe('ALREADY_REGISTERED');
+    expect(refused.body.message).toContain(`bind a certificate that carries credit code ${code}`);
+    expect(refused.body.message).toContain('"details"');
+    expect(refused.body.details).toEqual({ creditCode: code, challengePath: '/api/challenges', bindPath: `/api/enterprises/${code}/certificates` });
+
+    // Following the message: a challenge from challengePath, then the bind with details at bindPath.
+    const holder = await enterpriseHolder(trusted, 'owner-after-409', code);
+    const challenge = await postJson(`${service.url}${refused.body.details.challengePath}`, { purpose: 'bind', creditCode: code });
+    const bound = await postJson(`${service.url}${refused.body.details.bindPath}`, {
+      certificate: holder.certPem,
+      challenge: challenge.body.challenge,
+      signature: signChallenge(holder.keyPem, challenge.body.challenge),
+      details,
+    });
+    expect(bound.status).toBe(201);
+    expect(bound.body.enterprise.name).toBe('真实公司');
+    expect(bound.body.enterprise.detailsConfirmed).toBe(true);
+  });
+
   it.each([
     [{ confirmDetails: 'yes' }, 'confirmDetails'],
     [{ details: 'abc' }, 'details'],
@@ -247,6 +271,34 @@ describe('certificate binding', () => {
     });
     expect(response.status).toBe(422);
     expect(response.body.error).toBe('MALFORMED');
+  });
+
+  it.each([
+    ['plain text', 'hello'],
+    ['base64 of text', Buffer.from('not a certificate').toString('base64')],
+    ['a PEM key', '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----'],
+  ])('says %s is not a certificate', async (label, certificate) => {
+    const code = await registered();
+    const holder = await enterpriseHolder(trusted, `text-${label.length}`, code);
+    const challenge = await challengeFor(code);
+    const response = await postJson(`${service.url}/api/enterprises/${code}/certificates`, { certificate, challenge, signature: signChallenge(holder.keyPem, challenge) });
+    expect(response.status).toBe(422);
+    expect(response.body.error).toBe('MALFORMED');
+    expect(response.body.message).not.toContain('canonical DER');
+    if (label === 'a PEM key') expect(response.body.message).toContain('PEM label is PUBLIC KEY');
+    else expect(response.body.message).toContain('not a PEM or base64 DER certificate');
+  });
+
+  it('keeps the DER message for real DER', async () => {
+    const code = await registered();
+    const holder = await enterpriseHolder(trusted, 'der-trailing', code);
+    const der = Buffer.from(holder.certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    const challenge = await challengeFor(code);
+    const certificate = Buffer.concat([der, Buffer.from([0, 0])]).toString('base64');
+    const response = await postJson(`${service.url}/api/enterprises/${code}/certificates`, { certificate, challenge, signature: signChallenge(holder.keyPem, challenge) });
+    expect(response.status).toBe(422);
+    expect(response.body.message).toContain('2 trailing byte(s) after the DER value');
+    expect(response.body.message).not.toContain('not a PEM or base64 DER certificate');
   });
 
   it('refuses to list certificates without a token', async () => {

@@ -147,6 +147,23 @@ describe('CA sync import', () => {
     expect(response.body.summary).toEqual({ imported: 1, rejected: 4 });
   });
 
+  it('names the type of a malformed item', async () => {
+    const holder = await issue(caA, randomCreditCode());
+    const items = [null, 'x', { certificate: 5 }, { certificate: holder.certPem, creditCode: randomCreditCode(), chain: 'pem' }, { certificate: holder.certPem, creditCode: randomCreditCode(), chain: [7] }];
+    const response = await firmA.request('POST', '/api/ca/certificates', { items }, { 'idempotency-key': key() });
+    expect(response.status).toBe(200);
+    expectSchema('ImportResponse', response.body);
+    const [nullItem, stringItem, numberCertificate, stringChain, numberLink] = response.body.results;
+    expect(nullItem.error.code).toBe('MALFORMED');
+    expect(nullItem.error.message).toContain('item 0 is malformed: it must be an object');
+    expect(nullItem.error.message).toContain('got null');
+    expect(stringItem.error.message).toContain('must be an object {certificate, creditCode, chain?}, got string');
+    expect(numberCertificate.error.message).toContain('item 2 certificate is malformed: it must be a string (PEM or base64 DER), got number');
+    expect(stringChain.error.message).toContain('item 3 chain is malformed: it must be an array of PEM strings, got string');
+    expect(numberLink.error.message).toContain('item 4 chain item 1 is malformed: it must be a string (PEM or base64 DER), got number');
+    expect(response.body.summary).toEqual({ rejected: 5 });
+  });
+
   it('audits an attempt on another CA', async () => {
     const foreign = await issue(caB, randomCreditCode());
     await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: foreign.certPem, creditCode: 'x' }] }, { 'idempotency-key': key() });
@@ -416,6 +433,58 @@ describe('CA sync status and revocation', () => {
     expect(status.body.status).toBe('active');
   });
 
+  it('rejects a revokedAt in the future', async () => {
+    const code = randomCreditCode();
+    const holder = await issue(caA, code);
+    const imported = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    const { fingerprint } = imported.body.results[0];
+    const response = await firmA.request('POST', '/api/ca/revocations', { items: [{ fingerprint, reason: 'keyCompromise', revokedAt: '2099-01-01T00:00:00Z' }] }, { 'idempotency-key': key() });
+    expect(response.status).toBe(200);
+    expectSchema('RevocationResponse', response.body);
+    expect(response.body.results[0].status).toBe('rejected');
+    expect(response.body.results[0].error.code).toBe('FIELD_INVALID');
+    expect(response.body.results[0].error.message).toContain('"2099-01-01T00:00:00Z"');
+    expect(response.body.results[0].error.message).toContain('at most 5 minutes ahead');
+    const status = await firmA.request('GET', `/api/ca/certificates/${fingerprint}`);
+    expect(status.body.status).toBe('active');
+  });
+
+  it('accepts a revokedAt within the clock skew', async () => {
+    const code = randomCreditCode();
+    const holder = await issue(caA, code);
+    const imported = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    const { fingerprint } = imported.body.results[0];
+    const revokedAt = new Date(Date.now() + 60_000).toISOString();
+    const response = await firmA.request('POST', '/api/ca/revocations', { items: [{ fingerprint, reason: 'keyCompromise', revokedAt }] }, { 'idempotency-key': key() });
+    expect(response.body.results[0].status).toBe('revoked');
+    expect(response.body.results[0].revokedAt).toBe(revokedAt);
+  });
+
+  it('names the type of a malformed notice', async () => {
+    const items = [null, 'x', { serial: 1 }, { fingerprint: 'abc' }, { reason: 'keyCompromise' }];
+    const response = await firmA.request('POST', '/api/ca/revocations', { items }, { 'idempotency-key': key() });
+    expect(response.status).toBe(200);
+    expectSchema('RevocationResponse', response.body);
+    const [nullItem, stringItem, numberSerial, shortFingerprint, neither] = response.body.results;
+    expect(nullItem.error.code).toBe('FIELD_INVALID');
+    expect(nullItem.error.message).toContain('item 0 must be an object');
+    expect(nullItem.error.message).toContain('got null');
+    expect(stringItem.error.message).toContain('got string');
+    expect(numberSerial.error.message).toContain('serial must be a string of hex digits, got number');
+    expect(shortFingerprint.error.message).toContain('fingerprint "abc" is not a SHA-256 fingerprint');
+    expect(neither.error.code).toBe('FIELD_MISSING');
+  });
+
+  it('reports every bad field of a notice', async () => {
+    const notice = { serial: '01', reason: 'bored', revokedAt: 'yesterday' };
+    const response = await firmA.request('POST', '/api/ca/revocations', { items: [notice] }, { 'idempotency-key': key() });
+    const [result] = response.body.results;
+    expect(result.status).toBe('rejected');
+    expect(result.error.code).toBe('FIELD_INVALID');
+    expect(result.error.message).toContain('reason "bored" is not an RFC 5280 reason');
+    expect(result.error.message).toContain('revokedAt "yesterday" is not an ISO 8601 time');
+  });
+
   it('rejects an unknown revocation reason', async () => {
     const response = await firmA.request('POST', '/api/ca/revocations', { items: [{ serial: '01', reason: 'bored' }] }, { 'idempotency-key': key() });
     expect(response.body.results[0].error.code).toBe('FIELD_INVALID');
@@ -433,6 +502,8 @@ describe('pre-filled enterprise', () => {
     expect(registered.body.detailsConfirmed).toBe(false);
     const second = await register(service.url, { creditCode: code, name: '别人', legalRepresentative: 'x', contact: { name: 'y', phone: '13600136001' } });
     expect(second.status).toBe(409);
+    expect(second.body.message).toContain(`bind a certificate that carries credit code ${code}`);
+    expect(second.body.details.bindPath).toBe(`/api/enterprises/${code}/certificates`);
 
     const platform: PlatformSettings = { issuer: service.url, clientId: 'portal-like', clientSecret: 'portal-like-secret-0123456789', redirectUri: 'https://portal.example/cb' };
     await savePlatformClient({ client_id: platform.clientId, client_secret: platform.clientSecret, client_name: 'Portal', redirect_uris: [platform.redirectUri] });

@@ -96,6 +96,28 @@ describe('enterprise registration', () => {
     expect(response.body.details.field).toBe(field);
   });
 
+  it.each([
+    ['a string', 'str', 'got string'],
+    ['an array', [], 'got array'],
+    ['a number', 5, 'got number'],
+  ])('rejects contact as %s', async (_, contact, received) => {
+    const response = await postJson(`${service.url}/api/enterprises`, { ...details(randomCreditCode()), contact });
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe('FIELD_INVALID');
+    expect(response.body.details.field).toBe('contact');
+    expect(response.body.message).toContain('contact must be an object {"name": ..., "phone": ..., "email": ...}');
+    expect(response.body.message).toContain(received);
+  });
+
+  it('names a control character and its position', async () => {
+    const response = await postJson(`${service.url}/api/enterprises`, { ...details(randomCreditCode()), name: '  深圳\u0007建设' });
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe('FIELD_INVALID');
+    expect(response.body.details).toMatchObject({ field: 'name', character: 'U+0007', position: 5 });
+    expect(response.body.message).toContain('U+0007 at position 5');
+    expect(response.body.message).toContain('remove it');
+  });
+
   it('explains the phone rule', async () => {
     const response = await postJson(`${service.url}/api/enterprises`, { ...details(randomCreditCode()), contact: { name: 'a', phone: '138' } });
     expect(response.body.message).toContain('5 to 29');

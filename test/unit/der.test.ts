@@ -35,6 +35,16 @@ describe('strict DER parsing', () => {
     expect(() => parseCertificate(longForm)).toThrow(/not canonical/);
   });
 
+  it('names text that is not base64 DER', () => {
+    expect(() => parseCertificate('hello')).toThrow(/not a PEM or base64 DER certificate/);
+    expect(() => parseCertificate('hello')).toThrow(/starting 85 E9/);
+  });
+
+  it('keeps DER messages for base64 DER', () => {
+    const longForm = new Uint8Array([0x30, 0x83, 0x00, certificate[2], certificate[3], ...certificate.subarray(4)]);
+    expect(() => parseCertificate(Buffer.from(longForm).toString('base64'))).toThrow(/not canonical/);
+  });
+
   it('rejects a trailing byte after a CRL', () => {
     expect(() => parseCrl(new Uint8Array([...crl, 0]))).toThrow(MalformedInput);
   });

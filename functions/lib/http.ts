@@ -166,7 +166,8 @@ export function router(routes: Route[]): (event: HttpEvent) => Promise<HttpResul
     if (matching.length === 0) return json(404, { error: 'NOT_FOUND', message: `no API route matches ${path}` });
     const route = matching.find((candidate) => candidate.method === method);
     if (!route) {
-      return json(405, { error: 'METHOD_NOT_ALLOWED', message: `${method} is not allowed on ${path}; use ${matching.map((r) => r.method).join(' or ')}` });
+      const allowed = [...new Set(matching.map((r) => r.method))];
+      return json(405, { error: 'METHOD_NOT_ALLOWED', message: `${method} is not allowed on ${path}; use ${allowed.join(' or ')}` }, { allow: allowed.join(', ') });
     }
     let params: Record<string, string>;
     try {

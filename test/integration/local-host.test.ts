@@ -47,6 +47,13 @@ describe('local host static files', () => {
     });
   }
 
+  it('names the allowed methods on an API 405', async () => {
+    const response = await rawRequest('PUT', '/api/challenges');
+    expect(response.status).toBe(405);
+    expect(response.headers.allow).toBe('POST');
+    expect(JSON.parse(response.body).error).toBe('METHOD_NOT_ALLOWED');
+  });
+
   for (const path of ['/static/..%2f..', '/static/..%2f..%2fpackage.json', '/static/%00', '/static/portal%2f..%2f..%2f..%2fpackage.json']) {
     it(`rejects ${path} with a JSON error`, async () => {
       const response = await rawRequest('GET', path);

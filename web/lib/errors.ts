@@ -10,6 +10,8 @@ const OTHER_TEXT: Record<string, Text> = {
   ALREADY_REGISTERED: { zh: '该统一社会信用代码已经登记（可能由 CA 机构预先录入）。如果是贵单位，请直接绑定证书并完善信息。', en: 'This credit code is already registered (perhaps pre-filled by a CA). If it is yours, bind your certificate to take control and complete the record.' },
   NOT_REGISTERED: { zh: '该企业尚未登记，请先注册。', en: 'This enterprise is not registered yet; register it first.' },
   FIELD_MISSING: { zh: '有必填项没有填写。', en: 'A required field is empty.' },
+  INVALID_BODY: { zh: '请求内容无法读取（不是有效的 UTF-8 JSON），请刷新页面后重试。', en: 'The request could not be read (not valid UTF-8 JSON); reload the page and try again.' },
+  UNSUPPORTED_MEDIA_TYPE: { zh: '请求的内容类型不受支持，请刷新页面后重试。', en: 'The request was sent with an unsupported content type; reload the page and try again.' },
   FIELD_INVALID: { zh: '有一项填写的格式不正确，详见下方说明。', en: 'A field has an invalid value; the details are below.' },
   BODY_NOT_JSON: { zh: '请求格式不正确，请刷新页面后重试。', en: 'The request was malformed; reload the page and try again.' },
   INTERACTION_EXPIRED: { zh: '本次登录已超时或在其他浏览器中打开，请返回交易平台重新发起登录。', en: 'This sign-in has expired or was opened in another browser; go back to the platform and start again.' },

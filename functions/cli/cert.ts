@@ -102,6 +102,10 @@ class CombinedRevocationSource implements RevocationSource {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'help' || command === '--help' || command === '-h' || (command === 'verify' && rest.some((arg) => arg === '--help' || arg === '-h'))) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   if (command !== 'verify') {
     process.stderr.write(`${command ? `unknown command ${JSON.stringify(command)}\n` : ''}${USAGE}\n`);
     return 2;

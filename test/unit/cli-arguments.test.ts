@@ -40,6 +40,19 @@ describe('cert verify errors', () => {
     expect(text).toContain('Usage: npm run cert -- verify --cert FILE');
   });
 
+  it('prints usage on --help', async () => {
+    for (const argv of [['--help'], ['verify', '--help'], ['help']]) {
+      const chunks: string[] = [];
+      vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+        chunks.push(String(chunk));
+        return true;
+      });
+      expect(await certCli(argv), argv.join(' ')).toBe(0);
+      expect(chunks.join('')).toContain('Usage: npm run cert -- verify --cert FILE');
+      vi.restoreAllMocks();
+    }
+  });
+
   it('prints usage for a missing option', async () => {
     const { code, text } = await standardError(() => certCli(['verify', '--anchor', 'ca.pem']));
     expect(code).toBe(2);

@@ -218,7 +218,7 @@ async function checkCandidate(candidate: CandidatePath, options: ValidationOptio
       if (profile.revocation.failPolicy === 'closed') {
         throw reject('REVOCATION_UNKNOWN', cert, `revocation status cannot be established (${detail}); CA profile "${profile.id}" requires it`);
       }
-      log.warn('revocation status unknown, accepted by open fail policy', { caId: profile.id, ...describe(cert), detail });
+      warnUnknownAccepted(profile.id, describe(cert), detail);
       revocation.push({ ...describe(cert), status: 'unknown-accepted', detail });
       if (index > 0) revocationUntil = -Infinity;
     } else {
@@ -252,6 +252,24 @@ function checkSignature(cert: pkijs.Certificate, issuer: pkijs.Certificate, prof
     throw reject('ALGORITHM_NOT_ALLOWED', cert, error.message);
   }
   if (!valid) throw reject('PATH_INVALID', cert, `its signature does not verify with the key of "${nameToString(issuer.subject)}"`);
+}
+
+/** How often the same accepted unknown revocation status is logged again, per CA and certificate. */
+const UNKNOWN_ACCEPTED_LOG_INTERVAL_MS = 60_000;
+const unknownAcceptedLogged = new Map<string, number>();
+
+/**
+ * Log that an open fail policy accepted an unknown revocation status, at most
+ * once a minute for the same certificate, so a CA whose CRL cannot be had does
+ * not fill the log with one line per login.
+ */
+function warnUnknownAccepted(caId: string, certificate: { subject: string; serial: string }, detail: string): void {
+  const key = `${caId} ${certificate.serial} ${certificate.subject}`;
+  const now = Date.now();
+  if ((unknownAcceptedLogged.get(key) ?? 0) > now - UNKNOWN_ACCEPTED_LOG_INTERVAL_MS) return;
+  if (unknownAcceptedLogged.size >= 10_000) unknownAcceptedLogged.clear();
+  unknownAcceptedLogged.set(key, now);
+  log.warn('revocation status unknown, accepted by open fail policy', { caId, ...certificate, detail });
 }
 
 function checkCaStatus(profile: CaProfile, leaf: pkijs.Certificate, usage: Usage): void {

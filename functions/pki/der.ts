@@ -111,6 +111,16 @@ export function parseCertificates(input: string, what = 'certificate bundle'): p
   });
 }
 
+/**
+ * Check that `der` is exactly one value in canonical DER, without decoding it
+ * into asn1js objects. Throws MalformedInput with the reason otherwise.
+ */
+export function checkSingleDer(der: Uint8Array, what: string): void {
+  if (der.byteLength === 0) throw new MalformedInput(what, 'it is empty');
+  const end = checkDerElement(der, 0, der.byteLength, 0, what);
+  if (end !== der.byteLength) throw new MalformedInput(what, `${der.byteLength - end} trailing byte(s) after the DER value`);
+}
+
 /** Parse exactly one DER value, rejecting trailing data and any encoding that is not DER. */
 export function parseSingleDer(der: Uint8Array, what: string): asn1js.AsnType {
   return decodeSingleDer(der, what).value;

@@ -1,7 +1,7 @@
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { OID } from './certificate.js';
-import { MalformedInput, parseSingleDer } from './der.js';
+import { MalformedInput, checkSingleDer } from './der.js';
 
 /** The ASN.1 shape an extension's value must have (RFC 5280 section 4.2). */
 type Shape =
@@ -43,22 +43,37 @@ export function extensionValueProblem(ext: pkijs.Extension): string | undefined 
   return problem;
 }
 
+/**
+ * Schemas built once per extension type. asn1js's compareSchema records what
+ * it matched in the value it is given, not in the schema, so one schema object
+ * serves every check, and building pkijs schemas is a large part of the cost.
+ */
+const schemas = new Map<string, asn1js.AsnType>();
+
 function findProblem(ext: pkijs.Extension): string | undefined {
-  let value: asn1js.AsnType;
+  const bytes = ext.extnValue.valueBlock.valueHexView;
   try {
-    value = parseSingleDer(ext.extnValue.valueBlock.valueHexView, `extension ${ext.extnID}`);
+    // The structural walk runs without building asn1js objects; only the types with a schema are decoded below.
+    checkSingleDer(bytes, `extension ${ext.extnID}`);
   } catch (error) {
     if (error instanceof MalformedInput) return error.detail;
     throw error;
   }
   const shape = SHAPES.get(ext.extnID);
   if (!shape) return undefined;
-  const { tagClass, tagNumber } = value.idBlock;
   if (shape.kind === 'primitive') {
-    if (tagClass !== 1 || tagNumber !== shape.tagNumber) return `its value must be a ${shape.type}`;
+    // A universal, primitive tag below 31 is the whole identifier byte.
+    if (bytes[0] !== shape.tagNumber) return `its value must be a ${shape.type}`;
     return undefined;
   }
-  if (!asn1js.compareSchema(value, value, shape.schema()).verified) return `its value is not a valid ${shape.type}`;
-  if (shape.nonEmpty && (value as asn1js.Sequence).valueBlock.value.length === 0) return `its ${shape.type} must contain at least one entry`;
+  const decoded = asn1js.fromBER(bytes);
+  if (decoded.offset === -1) return `its value is not a valid ${shape.type}`;
+  let schema = schemas.get(ext.extnID);
+  if (!schema) {
+    schema = shape.schema();
+    schemas.set(ext.extnID, schema);
+  }
+  if (!asn1js.compareSchema(decoded.result, decoded.result, schema).verified) return `its value is not a valid ${shape.type}`;
+  if (shape.nonEmpty && (decoded.result as asn1js.Sequence).valueBlock.value.length === 0) return `its ${shape.type} must contain at least one entry`;
   return undefined;
 }

@@ -64,4 +64,10 @@ describe('extension values in path validation', () => {
       expect(rejection?.message).toMatch(problem);
     }, 30_000);
   }
+
+  it('accepts well-formed extensions after damaged ones', async () => {
+    // Schemas are shared between checks, so a failed match must leave nothing behind.
+    const validated = await validate('enterprise_ext');
+    expect(validated.path.length).toBe(2);
+  }, 30_000);
 });

@@ -101,6 +101,7 @@ class CombinedRevocationSource implements RevocationSource {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  process.env.LOG_STREAM ??= 'stderr';
   const [command, ...rest] = argv;
   if (command === 'help' || command === '--help' || command === '-h' || (command === 'verify' && rest.some((arg) => arg === '--help' || arg === '-h'))) {
     process.stdout.write(`${USAGE}\n`);

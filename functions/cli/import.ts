@@ -51,6 +51,7 @@ const HELP = `usage: npm run import -- --issuer URL --client-id ID --key KEY.pem
 `;
 
 export async function main(argv: string[]): Promise<number> {
+  process.env.LOG_STREAM ??= 'stderr';
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -17,7 +17,8 @@ function write(level: Level, message: string, fields?: Record<string, unknown>):
     record.error = { name: fields.error.name, message: fields.error.message, stack: fields.error.stack };
   }
   const line = JSON.stringify(record);
-  if (level === 'error' || level === 'warn') process.stderr.write(line + '\n');
+  // Command-line tools set LOG_STREAM=stderr, so their standard output carries only their own result.
+  if (level === 'error' || level === 'warn' || process.env.LOG_STREAM === 'stderr') process.stderr.write(line + '\n');
   else process.stdout.write(line + '\n');
 }
 

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { getCaProfile } from '../../functions/db/ca-profiles.js';
 import { findPlatformClient, savePlatformClient, type PlatformClient } from '../../functions/services/clients.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
-import { defaultProfile } from '../../functions/pki/trust-store.js';
+import { parseCaProfileInput } from '../../functions/services/ca-profile-input.js';
 import { jwsAlgorithmOf } from '../local/ca-client.js';
 
 /**
@@ -128,7 +128,8 @@ export async function main(args: string[]): Promise<number> {
       console.log(`CA profile ${id} already exists; change it through the admin API`);
       return 0;
     }
-    const saved = await saveCaProfile(defaultProfile(id, name, [await readFile(anchorFile, 'utf8')]));
+    // The admin API's own checks: an anchor that is not a CA certificate, or a malformed one, is refused.
+    const saved = await saveCaProfile(parseCaProfileInput({ id, name, anchors: [await readFile(anchorFile, 'utf8')] }));
     console.log(`trusted CA ${saved.id} (${saved.name}) at version ${saved.version}`);
     return 0;
   }

@@ -2,6 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main as certCli } from '../../functions/cli/cert.js';
+import { getCaProfile, invalidateTrustStore } from '../../functions/db/ca-profiles.js';
+import { main as provision } from '../../infra/aws/provision.js';
 import { fingerprint } from '../../functions/pki/certificate.js';
 import { parseCertificate } from '../../functions/pki/der.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
@@ -49,7 +51,11 @@ async function verifyLive(): Promise<{ code: number; report: { verdict: string; 
 
 describe('cert verify with the live trust store', () => {
   it('accepts a bound certificate', async () => {
+    // Loading the live trust store logs at info level; none of it may reach the JSON on standard output.
+    process.env.LOG_LEVEL = 'info';
+    invalidateTrustStore();
     const { code, report } = await verifyLive();
+    process.env.LOG_LEVEL = 'warn';
     expect(code).toBe(0);
     expect(report.verdict).toBe('valid');
   });
@@ -62,5 +68,12 @@ describe('cert verify with the live trust store', () => {
     expect(report.verdict).toBe('rejected');
     expect(report.code).toBe('BINDING_REVOKED');
     expect(report.message).toContain('keyCompromise');
+  });
+});
+
+describe('provision ca', () => {
+  it('refuses an enterprise certificate as a CA anchor', async () => {
+    await expect(provision(['ca', 'leaf-as-ca', 'Not a CA', certPath])).rejects.toThrow('is not a CA certificate');
+    expect(await getCaProfile('leaf-as-ca')).toBeUndefined();
   });
 });

@@ -25,6 +25,9 @@ verdict, the path it built and the reason code.
                        (revocation.ocspUrl) before using CRLs, as the service does;
                        the live trust store always does
   --ocsp-url URL       OCSP responder for the --anchor profile; implies --ocsp
+  --fail-open          for the --anchor profile, accept a revocation status that
+                       cannot be established (failPolicy "open"; the default
+                       "closed" rejects it with REVOCATION_UNKNOWN)
   --at TIME            validation time, ISO 8601 (default: now)
   --usage USAGE        bind, login or path (RFC 5280 rules only); default login
   --cms FILE           a CMS signature (DER or base64) to verify with the certificate
@@ -53,7 +56,7 @@ function certificatesFrom(bytes: Uint8Array, what: string): pkijs.Certificate[] 
   return text.includes('-----BEGIN') ? parseCertificates(text, what) : [parseCertificate(bytes, what)];
 }
 
-async function fileProfiles(values: { profile?: string[]; anchor?: string[]; 'ocsp-url'?: string }): Promise<CaProfile[]> {
+async function fileProfiles(values: { profile?: string[]; anchor?: string[]; 'ocsp-url'?: string; 'fail-open'?: boolean }): Promise<CaProfile[]> {
   const profiles: CaProfile[] = [];
   const { parseCaProfileInput } = await import('../services/ca-profile-input.js');
   for (const path of values.profile ?? []) {
@@ -77,6 +80,7 @@ async function fileProfiles(values: { profile?: string[]; anchor?: string[]; 'oc
         throw new UsageError(`--ocsp-url: ${(error as Error).message}`);
       }
     }
+    if (values['fail-open']) profile.revocation = { ...profile.revocation, failPolicy: 'open' };
     profiles.push(profile);
   }
   return profiles;
@@ -124,6 +128,7 @@ export async function main(argv: string[]): Promise<number> {
       'fetch-crls': { type: 'boolean' },
       ocsp: { type: 'boolean' },
       'ocsp-url': { type: 'string' },
+      'fail-open': { type: 'boolean' },
       at: { type: 'string' },
       usage: { type: 'string' },
       cms: { type: 'string' },
@@ -141,6 +146,7 @@ export async function main(argv: string[]): Promise<number> {
   const at = values.at ? new Date(values.at) : new Date();
   if (Number.isNaN(at.getTime())) throw new UsageError(`--at ${JSON.stringify(values.at)} is not an ISO 8601 time such as 2026-01-31T12:00:00Z`);
   if (Boolean(values.cms) !== Boolean(values.content)) throw new UsageError('--cms and --content go together');
+  if (values['fail-open'] && !values.anchor) throw new UsageError('--fail-open sets the fail policy of the --anchor profile; give --anchor, or set revocation.failPolicy in the --profile file');
   if (values['ocsp-url'] && !values.anchor) throw new UsageError('--ocsp-url sets the responder of the --anchor profile; give --anchor, or put revocation.ocspUrl in the --profile file and use --ocsp');
 
   const leaf = certificatesFrom(await readInput(values.cert), values.cert)[0];

@@ -294,12 +294,17 @@ function usage(message: string): number {
   return 2;
 }
 
-/** A one-line progress bar with rate and ETA on stderr. */
+/**
+ * A one-line progress bar with rate and ETA on stderr. When stderr is not a
+ * terminal (a log file, CI), it prints a plain line every 10 seconds instead
+ * of redrawing with carriage returns.
+ */
 class Progress {
   private count = 0;
   private readonly started = Date.now();
   private resumed = 0;
   private lastDraw = 0;
+  private readonly terminal = Boolean(process.stderr.isTTY);
 
   constructor(private readonly total: number, private readonly quiet: boolean) {}
 
@@ -307,14 +312,18 @@ class Progress {
     this.count += n;
     if (fromEarlierRun) this.resumed += n;
     const now = Date.now();
-    if (!this.quiet && (now - this.lastDraw > 200 || this.count === this.total)) {
+    if (this.quiet || this.count === this.total) return;
+    if (this.terminal && now - this.lastDraw > 200) {
       this.lastDraw = now;
       process.stderr.write(`\r${this.line()}`);
+    } else if (!this.terminal && now - this.lastDraw > 10_000) {
+      this.lastDraw = now;
+      process.stderr.write(`${this.line().trimEnd()}\n`);
     }
   }
 
   finish(): void {
-    if (!this.quiet) process.stderr.write(`\r${this.line()}\n`);
+    if (!this.quiet) process.stderr.write(this.terminal ? `\r${this.line()}\n` : `${this.line().trimEnd()}\n`);
   }
 
   private line(): string {

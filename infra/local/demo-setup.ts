@@ -53,7 +53,17 @@ export async function ensureDemo(dataDir: string): Promise<DemoMaterial> {
   }
   if (!(await findPlatformClient(DEMO_CLIENT_ID))) {
     const secret = existsSync(material.clientFile) ? JSON.parse(await readFile(material.clientFile, 'utf8')).client_secret : randomSecret();
-    await savePlatformClient({ client_id: DEMO_CLIENT_ID, client_secret: secret, client_name: '演示交易平台 Demo Platform', redirect_uris: [DEMO_REDIRECT_URI] });
+    // The demo platform also reads the change feed, with client credentials and scope feed:read.
+    await savePlatformClient({
+      client_id: DEMO_CLIENT_ID,
+      client_secret: secret,
+      client_name: '演示交易平台 Demo Platform',
+      redirect_uris: [DEMO_REDIRECT_URI],
+      grant_types: ['authorization_code', 'client_credentials'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      scope: 'openid enterprise feed:read',
+    });
     await writeFile(material.clientFile, JSON.stringify({ client_id: DEMO_CLIENT_ID, client_secret: secret, redirect_uri: DEMO_REDIRECT_URI }, null, 2), { mode: 0o600 });
   }
   return material;

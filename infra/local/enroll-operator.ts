@@ -47,6 +47,13 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
+  if (!process.env.PUBLIC_ORIGIN) {
+    // The link must name the running service's origin, also when the table was given explicitly.
+    const file = join(resolve(process.env.DATA_DIR ?? '.data'), 'service.json');
+    const running = await readFile(file, 'utf8').then((text) => JSON.parse(text) as { origin?: string }, () => undefined);
+    if (running?.origin) process.env.PUBLIC_ORIGIN = running.origin;
+  }
+
   try {
     const enrollment = await createOperatorEnrollment({ name: values.name, operatorSub: values.operator, minutes });
     console.log(`operator      ${enrollment.operator.name} (${enrollment.operator.sub})

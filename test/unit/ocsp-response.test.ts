@@ -186,4 +186,11 @@ describe('cert verify CLI with OCSP', () => {
     expect(code).toBe(1);
     expect(report.code).toBe('REVOCATION_UNKNOWN');
   });
+
+  it('accepts an unknown status with --fail-open', async () => {
+    const { code, report } = await verify(['--fail-open']);
+    expect(code).toBe(0);
+    expect(report.verdict).toBe('valid');
+    expect(report.revocation[0].status).toBe('unknown-accepted');
+  });
 });

@@ -146,6 +146,9 @@ export async function main(argv: string[]): Promise<number> {
   const at = values.at ? new Date(values.at) : new Date();
   if (Number.isNaN(at.getTime())) throw new UsageError(`--at ${JSON.stringify(values.at)} is not an ISO 8601 time such as 2026-01-31T12:00:00Z`);
   if (Boolean(values.cms) !== Boolean(values.content)) throw new UsageError('--cms and --content go together');
+  if (values['trust-store'] === 'live' && !process.env.DYNAMODB_ENDPOINT && !process.env.AWS_REGION) {
+    throw new UsageError('--trust-store live reads the service table: set DYNAMODB_ENDPOINT and TABLE_NAME (for the local service, from .data/service.json), or AWS_REGION and TABLE_NAME for AWS');
+  }
   if (values['fail-open'] && !values.anchor) throw new UsageError('--fail-open sets the fail policy of the --anchor profile; give --anchor, or set revocation.failPolicy in the --profile file');
   if (values['ocsp-url'] && !values.anchor) throw new UsageError('--ocsp-url sets the responder of the --anchor profile; give --anchor, or put revocation.ocspUrl in the --profile file and use --ocsp');
 

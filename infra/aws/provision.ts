@@ -108,7 +108,10 @@ export async function main(args: string[]): Promise<number> {
   }
   if (command === 'platform' && rest.length === 4) {
     const [clientId, name, redirectUri, secretFile] = rest;
-    if (!/^https:\/\//.test(redirectUri)) throw new Error(`redirect URI ${redirectUri} must use https`);
+    // As in the admin API, plain http is accepted only for a platform on this machine.
+    if (!/^https:\/\//.test(redirectUri) && !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?\//.test(redirectUri)) {
+      throw new Error(`redirect URI ${redirectUri} must use https (plain http is accepted only for localhost)`);
+    }
     await createClient(
       {
         client_id: clientId,

@@ -53,6 +53,14 @@ describe('cert verify errors', () => {
     }
   });
 
+  it('says what the live trust store needs', async () => {
+    vi.stubEnv('DYNAMODB_ENDPOINT', '');
+    vi.stubEnv('AWS_REGION', '');
+    const { code, text } = await standardError(() => certCli(['verify', '--cert', 'leaf.pem', '--trust-store', 'live']));
+    expect(code).toBe(2);
+    expect(text).toContain('set DYNAMODB_ENDPOINT and TABLE_NAME');
+  });
+
   it('prints usage for a missing option', async () => {
     const { code, text } = await standardError(() => certCli(['verify', '--anchor', 'ca.pem']));
     expect(code).toBe(2);

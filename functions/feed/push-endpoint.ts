@@ -14,12 +14,16 @@ const systemResolver: HostResolver = async (hostname) => (await dnsLookup(hostna
 
 let resolveHost: HostResolver = systemResolver;
 
-/** Replace the resolver used for push endpoints, at registration and at delivery; undefined restores the system resolver. */
+/**
+ * Replace the resolver of every outgoing request under the address policy:
+ * push endpoints, logout receivers, OCSP responders and CRL downloads.
+ * Passing undefined restores the system resolver.
+ */
 export function setHostResolver(resolver: HostResolver | undefined): void {
   resolveHost = resolver ?? systemResolver;
 }
 
-/** Raised when a push endpoint's host cannot be resolved or has an address that push must not reach. */
+/** Raised when the host of an outgoing request cannot be resolved or has an address that the service must not reach. */
 export class EndpointAddressError extends Error {
   constructor(
     readonly code: 'ENDPOINT_NOT_PUBLIC' | 'ENDPOINT_NOT_RESOLVED',
@@ -34,24 +38,36 @@ export class EndpointAddressError extends Error {
 
 const hostOf = (url: URL) => url.hostname.replace(/^\[|\]$/g, '');
 
+/** Wording of address errors for one kind of outgoing request: its URL's name and the rule it breaks. */
+export interface OutboundTarget {
+  /** Noun placed before the URL, for example "endpoint" or "OCSP responder". */
+  noun: string;
+  /** The rule, stated as a full clause. */
+  rule: string;
+  /** Servers on loopback addresses that local development accepts, for example "loopback receivers". */
+  loopbackListeners: string;
+}
+
+const PUSH_TARGET: OutboundTarget = { noun: 'endpoint', rule: 'a push endpoint must resolve only to public addresses', loopbackListeners: 'loopback receivers' };
+
 /**
  * Return the special-purpose range that forbids sending to `address`, or
  * undefined when it may be reached. Public addresses may always be reached,
  * and loopback addresses only in local development, where test receivers listen.
  */
-function forbiddenRange(address: string): SpecialRange | undefined {
+export function forbiddenRange(address: string): SpecialRange | undefined {
   const range = nonPublicRange(address);
   if (range && isLocalDevelopment() && range.kind.endsWith('loopback')) return undefined;
   return range;
 }
 
-function notPublic(url: URL, address: string, range: SpecialRange): EndpointAddressError {
+function notPublic(url: URL, address: string, range: SpecialRange, target: OutboundTarget): EndpointAddressError {
   const literal = hostOf(url) === address;
-  const loopbackNote = range.kind.endsWith('loopback') ? '; loopback receivers are accepted only in local development' : '';
+  const loopbackNote = range.kind.endsWith('loopback') ? `; ${target.loopbackListeners} are accepted only in local development` : '';
   return new EndpointAddressError(
     'ENDPOINT_NOT_PUBLIC',
-    `endpoint ${url.href} ${literal ? 'is' : 'resolves to'} ${address} (${range.kind}, ${range.cidr}); ` +
-      `a push endpoint must resolve only to public addresses${loopbackNote}`,
+    `${target.noun} ${url.href} ${literal ? 'is' : 'resolves to'} ${address} (${range.kind}, ${range.cidr}); ` +
+      `${target.rule}${loopbackNote}`,
     address,
     range,
   );
@@ -64,7 +80,7 @@ function notPublic(url: URL, address: string, range: SpecialRange): EndpointAddr
  * them. Throws EndpointAddressError naming the URL and the first address that
  * fails, or saying why the host could not be resolved.
  */
-export async function resolvePushAddresses(url: URL): Promise<string[]> {
+export async function resolvePushAddresses(url: URL, target: OutboundTarget = PUSH_TARGET): Promise<string[]> {
   const host = hostOf(url);
   let addresses: string[];
   if (isIP(host)) addresses = [host];
@@ -73,15 +89,15 @@ export async function resolvePushAddresses(url: URL): Promise<string[]> {
       addresses = await resolveHost(host);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new EndpointAddressError('ENDPOINT_NOT_RESOLVED', `the host ${host} of endpoint ${url.href} could not be resolved (${code}); check the host name and its DNS records`);
+      throw new EndpointAddressError('ENDPOINT_NOT_RESOLVED', `the host ${host} of ${target.noun} ${url.href} could not be resolved (${code}); check the host name and its DNS records`);
     }
     if (addresses.length === 0) {
-      throw new EndpointAddressError('ENDPOINT_NOT_RESOLVED', `the host ${host} of endpoint ${url.href} has no IP address; check its DNS records`);
+      throw new EndpointAddressError('ENDPOINT_NOT_RESOLVED', `the host ${host} of ${target.noun} ${url.href} has no IP address; check its DNS records`);
     }
   }
   for (const address of addresses) {
     const range = forbiddenRange(address);
-    if (range) throw notPublic(url, address, range);
+    if (range) throw notPublic(url, address, range, target);
   }
   return addresses;
 }
@@ -147,9 +163,9 @@ export async function checkPushEndpoint(endpoint: string): Promise<void> {
  * it when it opens a connection, so the address checked is the address
  * connected to, even if DNS changed since registration or the last request.
  */
-function checkedLookup(url: URL): LookupFunction {
+export function checkedLookup(url: URL, target: OutboundTarget = PUSH_TARGET): LookupFunction {
   return (hostname, options, callback) => {
-    resolvePushAddresses(url).then(
+    resolvePushAddresses(url, target).then(
       (addresses) => {
         const family = options.family === 4 || options.family === 6 ? options.family : 0;
         const usable = addresses.filter((address) => family === 0 || isIP(address) === family);
@@ -168,6 +184,17 @@ function checkedLookup(url: URL): LookupFunction {
   };
 }
 
+/**
+ * Throw EndpointAddressError when the URL's host is an IP literal the policy
+ * forbids. Node does no lookup for such a host, so checkedLookup is never called for it.
+ */
+export function checkLiteralHost(url: URL, target: OutboundTarget = PUSH_TARGET): void {
+  const host = hostOf(url);
+  if (!isIP(host)) return;
+  const range = forbiddenRange(host);
+  if (range) throw notPublic(url, host, range, target);
+}
+
 const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
 
 /** Maximum number of bytes of a receiver's response body read and kept for error messages. */
@@ -184,11 +211,7 @@ const MAX_LOGGED_REPLY_CHARACTERS = 200;
  * for a failed or timed-out request; any HTTP status is returned.
  */
 export async function postChecked(url: URL, body: string, contentType: string, timeoutMs: number): Promise<{ status: number; text: string }> {
-  const host = hostOf(url);
-  if (isIP(host)) {
-    const range = forbiddenRange(host);
-    if (range) throw notPublic(url, host, range);
-  }
+  checkLiteralHost(url);
   const https = url.protocol === 'https:';
   return new Promise((resolve, reject) => {
     const request = (https ? httpsRequest : httpRequest)(url, {

@@ -32,7 +32,8 @@ async function denyForeign(firm: CaFirm, binding: CertificateBinding, action: st
     caId: binding.caId,
     data: { clientId: firm.clientId, caId: binding.caId, fingerprint: binding.fingerprint, serial: binding.serial, action },
   });
-  throw forbidden('FORBIDDEN_CA', `certificate ${binding.fingerprint} was issued under CA profile "${binding.caId}", which client ${firm.clientId} does not manage`);
+  // The message leaves out the binding's CA profile, because that profile belongs to another firm.
+  throw forbidden('FORBIDDEN_CA', `certificate ${binding.fingerprint} was not issued under a CA profile that client ${firm.clientId} manages`);
 }
 
 function statusView(binding: CertificateBinding) {

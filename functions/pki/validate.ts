@@ -33,6 +33,8 @@ export interface ValidationOptions {
   revocation: RevocationSource;
   /** Reuse CA paths validated earlier by this instance (the service sets this; a check at another time must not). */
   useIssuerCache?: boolean;
+  /** When set, only paths whose anchor belongs to one of these CA profiles are checked. */
+  anchorProfiles?: ReadonlySet<string>;
 }
 
 export interface RevocationOutcome {
@@ -102,8 +104,9 @@ export async function validatePath(leaf: pkijs.Certificate, supplied: pkijs.Cert
   const budget: Budget = { signatureChecks: 0 };
   if (store.anchorsBySpki.has(spkiHash(leaf))) throw reject('PATH_INVALID', leaf, 'a trust anchor cannot be used as an end-entity certificate');
 
+  const allowed = (candidate: CandidatePath) => !options.anchorProfiles || options.anchorProfiles.has(candidate.anchor.profile.id);
   if (options.useIssuerCache) {
-    for (const candidate of cachedCandidates(leaf, supplied, store, options.at)) {
+    for (const candidate of cachedCandidates(leaf, supplied, store, options.at).filter(allowed)) {
       try {
         return await checkCandidate(candidate, options, budget, store);
       } catch (error) {
@@ -112,7 +115,7 @@ export async function validatePath(leaf: pkijs.Certificate, supplied: pkijs.Cert
     }
   }
 
-  const candidates = buildCandidatePaths(leaf, supplied, store, options.at);
+  const candidates = buildCandidatePaths(leaf, supplied, store, options.at).filter(allowed);
   if (candidates.length === 0) throw reject('UNTRUSTED', leaf, `issuer "${nameToString(leaf.issuer)}" does not lead to a trusted CA`);
   let firstFailure: CertificateRejected | undefined;
   for (const candidate of candidates) {
@@ -126,6 +129,16 @@ export async function validatePath(leaf: pkijs.Certificate, supplied: pkijs.Cert
     }
   }
   throw firstFailure!;
+}
+
+/**
+ * Return the ids of the CA profiles whose anchors the leaf can chain to by
+ * issuer name and authority key identifier, using the supplied certificates
+ * and the store's intermediates. Signatures and every other rule are not
+ * checked yet, so a profile in the result is only a possible anchor.
+ */
+export function candidateAnchorProfiles(leaf: pkijs.Certificate, supplied: pkijs.Certificate[], store: TrustStore, at: Date): Set<string> {
+  return new Set(buildCandidatePaths(leaf, supplied, store, at).map((candidate) => candidate.anchor.profile.id));
 }
 
 function candidateIssuers(cert: pkijs.Certificate, suppliedBySubject: Map<string, pkijs.Certificate[]>, store: TrustStore, at: Date): pkijs.Certificate[] {

@@ -1,8 +1,10 @@
+import { isIP } from 'node:net';
 import { badRequest } from '../lib/errors.js';
 import { basicConstraints } from '../pki/certificate.js';
 import { MalformedInput, parseCertificates } from '../pki/der.js';
 import { DEFAULT_SM2_SIGNER_ID } from '../pki/signature.js';
 import { DEFAULT_SIGNATURE_ALGORITHMS, SIGNATURE_ALGORITHMS, type CaProfile, type CaStatus, type CreditCodeLocation } from '../pki/trust-store.js';
+import { forbiddenRange } from '../feed/push-endpoint.js';
 
 export const CA_STATUSES: CaStatus[] = ['active', 'suspended', 'retired', 'distrusted'];
 const PROFILE_ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
@@ -108,6 +110,12 @@ function ocspSettings(body: Fields): Partial<CaProfile['revocation']> {
   const url = new URL(ocspUrl);
   if (url.username || url.password) throw invalid('revocation.ocspUrl', 'must not carry a user name or password; OCSP requests are not authenticated');
   if (url.hash) throw invalid('revocation.ocspUrl', `${url.href} has a fragment; remove it`);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const range = isIP(host) ? forbiddenRange(host) : undefined;
+  if (range) {
+    const loopbackNote = range.kind.endsWith('loopback') ? ' (loopback responders are accepted only in local development)' : '';
+    throw invalid('revocation.ocspUrl', `${url.href} names ${host} (${range.kind}, ${range.cidr}); give a responder at a public address${loopbackNote}`);
+  }
   if (ocspUrl.length > 2000) throw invalid('revocation.ocspUrl', `has ${ocspUrl.length} characters; at most 2000 are allowed`);
   const hashAlgorithm = body.ocspHashAlgorithm ?? 'sha256';
   if (hashAlgorithm !== 'sha256' && hashAlgorithm !== 'sha1') {

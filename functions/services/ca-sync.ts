@@ -8,6 +8,8 @@ import { jsonTypeOf } from '../lib/json-type.js';
 import { EVENT_TYPES, OPERATORS_ONLY } from '../lib/event-types.js';
 import { fingerprint, issuerNameHash, nameToString, organizationName, serialHex } from '../pki/certificate.js';
 import { locateCreditCode } from '../pki/credit-code-locator.js';
+import { candidateAnchorProfiles } from '../pki/validate.js';
+import { currentTrustStore } from '../db/ca-profiles.js';
 import { MalformedInput, parseCertificate, parseCertificates } from '../pki/der.js';
 import { certificatePem } from '../pki/pem.js';
 import { CertificateRejected, REJECTION_TEXT } from '../pki/reasons.js';
@@ -59,7 +61,8 @@ export const MAX_BATCH_ITEMS = 200;
 /**
  * Import certificates a CA firm issued. Each item is validated exactly as a
  * self-service binding (trust store, path, credit code) and must chain to one
- * of the firm's own CA profiles. Results are per item: a bad item does not fail
+ * of the firm's own CA profiles. An item that can chain only to other firms'
+ * profiles is rejected as FORBIDDEN_CA before validation. Results are per item: a bad item does not fail
  * the others. Items are keyed by certificate fingerprint, so sending a batch
  * again (after a crash, say) adds nothing twice.
  */
@@ -76,19 +79,23 @@ export async function importCertificates(firm: CaFirm, items: ImportItem[], audi
       const fp = fingerprint(leaf);
       const who = { subject: nameToString(leaf.subject), serial: serialHex(leaf) };
       const declared = checkCreditCode(item.creditCode);
-      // A CA firm's import is a new binding, so it follows the binding rules (no new bindings under a suspended or retired CA).
-      const validated = await validateForService(leaf, chain, 'bind', { actor: `ca:${firm.clientId}` });
-      if (!firm.caProfiles.has(validated.profile.id)) {
-        const message = `certificate "${who.subject}" (serial ${who.serial}) chains to CA profile "${validated.profile.id}", which client ${firm.clientId} does not manage`;
+      // Ownership is decided before validation, because a validation error of another firm's CA would name its profile and revocation policy.
+      const possibleAnchors = candidateAnchorProfiles(leaf, chain, await currentTrustStore(), now);
+      const foreign = [...possibleAnchors].filter((id) => !firm.caProfiles.has(id)).sort();
+      if (foreign.length === possibleAnchors.size && foreign.length > 0) {
         await auditRejection({
           type: EVENT_TYPES.caSyncDenied,
           audience: OPERATORS_ONLY,
-          caId: validated.profile.id,
-          data: { clientId: firm.clientId, caId: validated.profile.id, fingerprint: fp, serial: who.serial, action: 'import' },
+          caId: foreign[0],
+          data: { clientId: firm.clientId, caId: foreign[0], fingerprint: fp, serial: who.serial, action: 'import' },
         });
+        const message = `certificate "${who.subject}" (serial ${who.serial}) does not chain to a CA profile that client ${firm.clientId} manages; import only certificates issued by your own CAs`;
         results[index] = { index, status: 'rejected', fingerprint: fp, serial: who.serial, error: { code: 'FORBIDDEN_CA', message } };
         continue;
       }
+      // A CA firm's import is a new binding, so it follows the binding rules (no new bindings under a suspended or retired CA).
+      // Only paths to the firm's own profiles are checked, so a rejection never describes another firm's CA.
+      const validated = await validateForService(leaf, chain, 'bind', { actor: `ca:${firm.clientId}`, anchorProfiles: firm.caProfiles });
       const located = locateCreditCode(leaf, validated.profile);
       if (located.code !== declared.code) {
         throw new CertificateRejected('CREDIT_CODE_MISMATCH', `certificate "${who.subject}" (serial ${who.serial}) carries credit code ${located.code} in its ${located.where}, but the item declares ${declared.code || JSON.stringify(item.creditCode)}`, who);

@@ -4,6 +4,7 @@ import { nameToString, serialHex } from '../pki/certificate.js';
 import { buildOcspRequest, checkOcspResponse, OCSP_CLOCK_SKEW_MS } from '../pki/ocsp.js';
 import type { RevocationStatus } from '../pki/revocation.js';
 import type { CaProfile } from '../pki/trust-store.js';
+import { fetchRevocationData, OCSP_TARGET } from './revocation-http.js';
 
 /** Limits for OCSP requests: a login waits for the response, so the timeout is short. */
 const OCSP_TIMEOUT_MS = 3000;
@@ -88,53 +89,18 @@ export async function ocspStatus(cert: pkijs.Certificate, issuer: pkijs.Certific
 
 /**
  * POST a DER OCSP request (RFC 6960 appendix A.1) without following
- * redirects, reading at most MAX_RESPONSE_BYTES of the response. Throws an
+ * redirects, reading at most MAX_RESPONSE_BYTES of the response. The
+ * responder must be at a public address (see fetchRevocationData). Throws an
  * Error whose message states what failed.
  */
 async function postRequest(url: string, body: Uint8Array): Promise<Uint8Array> {
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method: 'POST',
-      body: Buffer.from(body),
-      headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' },
-      redirect: 'error',
-      signal: AbortSignal.timeout(OCSP_TIMEOUT_MS),
-    });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    if ((error as Error).name === 'TimeoutError') throw new Error(`no response within ${OCSP_TIMEOUT_MS} ms`);
-    throw new Error(`request failed (${cause?.code ?? cause?.message ?? (error as Error).message})`);
-  }
-  if (!response.ok) {
-    await response.body?.cancel();
-    throw new Error(`HTTP ${response.status}`);
-  }
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > MAX_RESPONSE_BYTES) {
-    await response.body?.cancel();
-    throw new Error(`the response has ${declared} bytes; the limit is ${MAX_RESPONSE_BYTES}`);
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = response.body?.getReader();
-  if (!reader) throw new Error('the response has no body');
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > MAX_RESPONSE_BYTES) {
-        await reader.cancel();
-        throw new Error(`the response exceeds the limit of ${MAX_RESPONSE_BYTES} bytes`);
-      }
-      chunks.push(value);
-    }
-  } catch (error) {
-    if ((error as Error).name === 'TimeoutError') throw new Error(`no complete response within ${OCSP_TIMEOUT_MS} ms`);
-    throw error;
-  }
-  return new Uint8Array(Buffer.concat(chunks));
+  return fetchRevocationData(new URL(url), OCSP_TARGET, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' },
+    timeoutMs: OCSP_TIMEOUT_MS,
+    maxBytes: MAX_RESPONSE_BYTES,
+  });
 }
 
 /** Forget cached OCSP statuses and responder failures (tests, benchmarks of a cold start). */

@@ -6,6 +6,7 @@ import { MalformedInput } from '../pki/der.js';
 import { crlUrls, parseCrl, type ParsedCrl, type RevocationSource, type RevocationStatus } from '../pki/revocation.js';
 import type { CaProfile } from '../pki/trust-store.js';
 import { ocspStatus } from './ocsp-client.js';
+import { CRL_TARGET, fetchRevocationData } from './revocation-http.js';
 
 /** Limits for fetching CRLs from distribution points. */
 const FETCH_TIMEOUT_MS = 5000;
@@ -101,15 +102,14 @@ export async function fetchCrl(url: string): Promise<FetchedCrl> {
   return entry;
 }
 
-/** Download and parse a CRL, bypassing the cache. On failure, the result's `error` gives the reason. */
+/**
+ * Download and parse a CRL, bypassing the cache. The distribution point must
+ * be at a public address (see fetchRevocationData). On failure, the result's
+ * `error` gives the reason.
+ */
 export async function downloadCrl(url: string): Promise<FetchedCrl> {
   try {
-    const response = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const declared = Number(response.headers.get('content-length') ?? 0);
-    if (declared > MAX_CRL_BYTES) throw new Error(`the CRL has ${declared} bytes; the limit is ${MAX_CRL_BYTES}`);
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    if (bytes.byteLength > MAX_CRL_BYTES) throw new Error(`the CRL has ${bytes.byteLength} bytes; the limit is ${MAX_CRL_BYTES}`);
+    const bytes = await fetchRevocationData(new URL(url), CRL_TARGET, { method: 'GET', headers: { accept: 'application/pkix-crl' }, timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_CRL_BYTES });
     const crl = parseCrl(bytes, `CRL from ${url}`);
     const nextUpdate = crl.crl.nextUpdate?.value.getTime() ?? Date.now();
     return { crl, expiresAt: Math.min(nextUpdate, Date.now() + MAX_CRL_CACHE_MS) };

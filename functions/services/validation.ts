@@ -15,7 +15,7 @@ export async function validateForService(
   leaf: pkijs.Certificate,
   chain: pkijs.Certificate[],
   usage: Usage,
-  context: { actor: string; at?: Date },
+  context: { actor: string; at?: Date; anchorProfiles?: ReadonlySet<string> },
 ): Promise<ValidatedPath> {
   const store = await currentTrustStore();
   try {
@@ -24,6 +24,7 @@ export async function validateForService(
       usage,
       revocation: new ServiceRevocationSource(store.version),
       useIssuerCache: context.at === undefined,
+      anchorProfiles: context.anchorProfiles,
     });
   } catch (error) {
     if (error instanceof CertificateRejected && error.code === 'REVOKED' && error.certificate?.serial === serialHex(leaf)) {

@@ -10,6 +10,7 @@ import { readEvents, readFeedHead } from '../../functions/db/events.js';
 import { queryAudit } from '../../functions/feed/audit.js';
 import { EVENT_TYPES } from '../../functions/lib/event-types.js';
 import { saveCaProfile } from '../../functions/services/ca-profiles.js';
+import { defaultProfile } from '../../functions/pki/trust-store.js';
 import { savePlatformClient } from '../../functions/services/clients.js';
 import { CA_SYNC_OPENAPI } from '../../functions/handlers/ca-sync-openapi.js';
 import { CaFirmSession } from '../../infra/local/ca-client.js';
@@ -162,6 +163,32 @@ describe('CA sync import', () => {
     expect(stringChain.error.message).toContain('item 3 chain is malformed: it must be an array of PEM strings, got string');
     expect(numberLink.error.message).toContain('item 4 chain item 1 is malformed: it must be a string (PEM or base64 DER), got number');
     expect(response.body.summary).toEqual({ rejected: 5 });
+  });
+
+  it('rejects another firm’s CA before validating', async () => {
+    const dir = await tempDir();
+    const caC = await createRootCa(`${dir}/c`, 'CA Firm C', 'ec');
+    // Closed fail policy and no CRL or OCSP: validating this CA's certificates fails with a revocation error naming the profile.
+    const closed = defaultProfile('ca-closed', 'CA Firm C', [caC.certPem]);
+    await saveCaProfile({ ...closed, revocation: { useCrlDistributionPoints: false, crlUrls: [], failPolicy: 'closed' } });
+    const firmC = await CaFirmSession.connect({ issuer: service.url, ...(await registerCaFirm('firm-closed', ['ca-closed'])) });
+    const code = randomCreditCode();
+    const holder = await issue(caC, code);
+
+    const own = await firmC.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    expect(own.body.results[0].error.code).toBe('REVOCATION_UNKNOWN');
+    expect(own.body.results[0].error.message).toContain('ca-closed');
+
+    const response = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    expect(response.status).toBe(200);
+    expectSchema('ImportResponse', response.body);
+    const [result] = response.body.results;
+    expect(result.status).toBe('rejected');
+    expect(result.error.code).toBe('FORBIDDEN_CA');
+    expect(result.error.message).toContain('firm-a');
+    expect(result.error.message).not.toContain('ca-closed');
+    expect(result.error.message).not.toMatch(/closed|revocation|CRL|OCSP/i);
+    expect(await getBinding(result.fingerprint)).toBeUndefined();
   });
 
   it('audits an attempt on another CA', async () => {
@@ -418,6 +445,7 @@ describe('CA sync status and revocation', () => {
     const imported = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
     const attempt = await firmB.request('POST', '/api/ca/revocations', { items: [{ fingerprint: imported.body.results[0].fingerprint, reason: 'keyCompromise' }] }, { 'idempotency-key': key() });
     expect(attempt.body.results[0].error.code).toBe('FORBIDDEN_CA');
+    expect(attempt.body.results[0].error.message).not.toContain('ca-a');
     const status = await firmA.request('GET', `/api/ca/certificates/${imported.body.results[0].fingerprint}`);
     expect(status.body.status).toBe('active');
   });

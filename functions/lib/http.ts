@@ -29,6 +29,9 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 
 const UTF8_BOM = [0xef, 0xbb, 0xbf];
 
+const tooLarge = (bytes: number) =>
+  new ApiError(413, 'BODY_TOO_LARGE', `the request body has ${bytes} bytes; the limit is ${MAX_BODY_BYTES}; send fewer items per request (a CA sync batch holds at most 200)`);
+
 /**
  * Return the byte offset where the first ill-formed UTF-8 sequence starts
  * (RFC 3629 section 4), or -1 when the bytes are well-formed UTF-8.
@@ -77,7 +80,7 @@ function bodyText(event: HttpEvent): string {
   }
   const bytes = Buffer.from(event.body!, 'base64');
   if (bytes.length > MAX_BODY_BYTES) {
-    throw badRequest('BODY_TOO_LARGE', `the request body has ${bytes.length} bytes; the limit is ${MAX_BODY_BYTES}`);
+    throw tooLarge(bytes.length);
   }
   if (UTF8_BOM.every((byte, index) => bytes[index] === byte)) {
     throw invalidBody('the request body starts with a UTF-8 byte order mark (bytes EF BB BF); remove the byte order mark and send plain UTF-8 JSON');
@@ -133,7 +136,7 @@ export function jsonBody(event: HttpEvent): Record<string, unknown> {
   if (!event.body) throw badRequest('BODY_MISSING', 'the request has no body; send a JSON object with content-type application/json');
   const text = bodyText(event);
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
-    throw badRequest('BODY_TOO_LARGE', `the request body has ${Buffer.byteLength(text)} bytes; the limit is ${MAX_BODY_BYTES}`);
+    throw tooLarge(Buffer.byteLength(text));
   }
   let value: unknown;
   try {

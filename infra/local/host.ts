@@ -39,7 +39,8 @@ export function createHost(select: HandlerSelector, options: { staticDir?: strin
       const handler = select(req.method ?? 'GET', url.pathname);
       if (!handler) return sendError(res, 404, 'NOT_FOUND', `nothing is served at ${url.pathname}`);
       const event = await toEvent(req, url);
-      if (!event) return sendError(res, 413, 'BODY_TOO_LARGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
+      // The rest of the body is left unread, so the connection closes after the answer instead of being reused.
+      if (!event) return sendError(res, 413, 'BODY_TOO_LARGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
       const result = await handler(event, lambdaContext());
       writeResult(res, result);
     } catch (error) {

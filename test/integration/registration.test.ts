@@ -153,6 +153,14 @@ describe('enterprise registration', () => {
     expect((await response.json()).error).toBe('BODY_TOO_LARGE');
   });
 
+  it('rejects a body over the function limit with 413', async () => {
+    const response = await fetch(`${service.url}/api/enterprises`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x'.repeat(600 * 1024) }) });
+    expect(response.status).toBe(413);
+    const body = await response.json();
+    expect(body.error).toBe('BODY_TOO_LARGE');
+    expect(body.message).toContain('the limit is 262144');
+  });
+
   it('answers 405 naming the allowed method', async () => {
     const response = await fetch(`${service.url}/api/enterprises`, { method: 'DELETE' });
     expect(response.status).toBe(405);

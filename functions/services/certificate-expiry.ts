@@ -1,11 +1,10 @@
 import { QueryCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { certificateKey, EXPIRY_INDEX_PARTITION, getBinding, type CertificateBinding } from '../db/certificates.js';
+import { certificateKey, EXPIRY_INDEX_PARTITION, type CertificateBinding } from '../db/certificates.js';
 import { dynamo, tableName } from '../db/client.js';
-import { getEnterprise, replaceEnterprise } from '../db/enterprises.js';
-import { ConditionFailed, commitWithEvents } from '../db/events.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
 import { log } from '../lib/log.js';
+import { endActiveBinding, type BindingEnd } from './binding-end.js';
 
 export interface ExpiryOptions {
   /** The time to judge expiry at: bindings whose notAfter is before it expire. */
@@ -26,8 +25,6 @@ export interface ExpiryResult {
   /** False when the deadline stopped the run before the index was exhausted. */
   complete: boolean;
 }
-
-const MAX_ATTEMPTS = 5;
 
 /**
  * Mark every active certificate binding whose notAfter is before `now`
@@ -78,58 +75,18 @@ export async function expireCertificates(options: ExpiryOptions): Promise<Expiry
  * expired at `now`.
  */
 export async function markBindingExpired(fingerprint: string, now: Date): Promise<boolean> {
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
-    const binding = await getBinding(fingerprint);
-    if (!binding) return false;
-    if (binding.status !== 'active') {
-      await leaveExpiryIndex(fingerprint);
-      return false;
-    }
-    if (Date.parse(binding.notAfter) >= now.getTime()) return false;
-    const enterprise = await getEnterprise(binding.creditCode);
-    if (!enterprise) throw new Error(`binding ${fingerprint} points to missing enterprise ${binding.creditCode}`);
-    const expiredAt = now.toISOString();
-    const next = { ...enterprise, updatedAt: expiredAt, version: enterprise.version + 1 };
-    try {
-      await commitWithEvents(
-        [
-          {
-            Update: {
-              TableName: tableName(),
-              Key: marshall(certificateKey(fingerprint)),
-              UpdateExpression: 'SET #status = :expired, expiredAt = :at REMOVE gsi3pk, gsi3sk',
-              ConditionExpression: '#status = :active',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: marshall({ ':expired': 'expired', ':active': 'active', ':at': expiredAt }),
-            },
-          },
-          replaceEnterprise(next, enterprise.version),
-        ],
-        [
-          {
-            type: EVENT_TYPES.certificateExpired,
-            creditCode: binding.creditCode,
-            enterpriseSeq: next.version,
-            caId: binding.caId,
-            data: {
-              creditCode: binding.creditCode,
-              fingerprint,
-              serial: binding.serial,
-              issuer: binding.issuer,
-              caId: binding.caId,
-              notAfter: binding.notAfter,
-            },
-          },
-        ],
-      );
-      log.info('certificate binding expired', { fingerprint, creditCode: binding.creditCode, caId: binding.caId, notAfter: binding.notAfter });
-      return true;
-    } catch (error) {
-      if (!(error instanceof ConditionFailed)) throw error;
-      // Either the binding changed (a concurrent run marked it, or it was revoked) or the enterprise version moved on.
-    }
-  }
-  throw new Error(`could not mark binding ${fingerprint} expired after ${MAX_ATTEMPTS} attempts because its enterprise kept changing; the next run retries`);
+  const expiredAt = now.toISOString();
+  const plan = (binding: CertificateBinding): BindingEnd | undefined => {
+    if (Date.parse(binding.notAfter) >= now.getTime()) return undefined;
+    return {
+      status: 'expired',
+      attributes: { expiredAt },
+      eventType: EVENT_TYPES.certificateExpired,
+      eventData: { notAfter: binding.notAfter },
+      logFields: { notAfter: binding.notAfter },
+    };
+  };
+  return endActiveBinding(fingerprint, plan, (binding) => leaveExpiryIndex(binding.fingerprint));
 }
 
 /** Take a binding that is no longer active out of the expiry index, so later runs do not read it again. */

@@ -1,10 +1,5 @@
-import { marshall } from '@aws-sdk/util-dynamodb';
-import { getBinding, certificateKey } from '../db/certificates.js';
-import { getEnterprise, replaceEnterprise } from '../db/enterprises.js';
-import { ConditionFailed, commitWithEvents } from '../db/events.js';
-import { tableName } from '../db/client.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
-import { log } from '../lib/log.js';
+import { endActiveBinding } from './binding-end.js';
 
 export interface RevocationNotice {
   /** Why the certificate is revoked, e.g. "keyCompromise (CRL of ca-x)". */
@@ -17,8 +12,6 @@ export interface RevocationNotice {
   revokedAt?: Date;
 }
 
-const MAX_ATTEMPTS = 5;
-
 /**
  * Mark a certificate binding revoked and record a certificate-revoked event in
  * the same transaction, so platforms learn of it through the feed. Returns
@@ -26,56 +19,12 @@ const MAX_ATTEMPTS = 5;
  * makes a repeated or concurrent call harmless.
  */
 export async function markBindingRevoked(fingerprint: string, notice: RevocationNotice): Promise<boolean> {
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
-    const binding = await getBinding(fingerprint);
-    if (!binding || binding.status !== 'active') return false;
-    const enterprise = await getEnterprise(binding.creditCode);
-    if (!enterprise) throw new Error(`binding ${fingerprint} points to missing enterprise ${binding.creditCode}`);
-    const now = new Date().toISOString();
-    const revokedAt = notice.revokedAt?.toISOString() ?? now;
-    const next = { ...enterprise, updatedAt: now, version: enterprise.version + 1 };
-    try {
-      await commitWithEvents(
-        [
-          {
-            Update: {
-              TableName: tableName(),
-              Key: marshall(certificateKey(fingerprint)),
-              // Leaving the expiry index (gsi3) keeps it to active bindings.
-              UpdateExpression: 'SET #status = :revoked, revokedAt = :now, revocationReason = :reason REMOVE gsi3pk, gsi3sk',
-              ConditionExpression: '#status = :active',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: marshall({ ':revoked': 'revoked', ':active': 'active', ':now': revokedAt, ':reason': notice.reason }),
-            },
-          },
-          replaceEnterprise(next, enterprise.version),
-        ],
-        [
-          {
-            type: EVENT_TYPES.certificateRevoked,
-            creditCode: binding.creditCode,
-            enterpriseSeq: next.version,
-            caId: binding.caId,
-            data: {
-              creditCode: binding.creditCode,
-              fingerprint,
-              serial: binding.serial,
-              issuer: binding.issuer,
-              caId: binding.caId,
-              reason: notice.reason,
-              source: notice.source,
-              actor: notice.actor,
-              revokedAt,
-            },
-          },
-        ],
-      );
-      log.info('certificate binding revoked', { fingerprint, creditCode: binding.creditCode, caId: binding.caId, source: notice.source, actor: notice.actor });
-      return true;
-    } catch (error) {
-      if (!(error instanceof ConditionFailed)) throw error;
-      // Either the binding changed (re-read decides) or the enterprise version moved on (retry).
-    }
-  }
-  throw new Error(`could not mark binding ${fingerprint} revoked after ${MAX_ATTEMPTS} attempts because its enterprise kept changing`);
+  const revokedAt = (notice.revokedAt ?? new Date()).toISOString();
+  return endActiveBinding(fingerprint, () => ({
+    status: 'revoked',
+    attributes: { revokedAt, revocationReason: notice.reason },
+    eventType: EVENT_TYPES.certificateRevoked,
+    eventData: { reason: notice.reason, source: notice.source, actor: notice.actor, revokedAt },
+    logFields: { source: notice.source, actor: notice.actor },
+  }));
 }

@@ -5,9 +5,8 @@ import { listBindings, type CertificateBinding } from '../db/certificates.js';
 import { config } from '../lib/config.js';
 import { badRequest, forbidden, notFound } from '../lib/errors.js';
 import { json, jsonBody, router, type HttpEvent, type Route } from '../lib/http.js';
-import { CertificateRejected } from '../pki/reasons.js';
 import { bindCertificate } from '../services/binding.js';
-import { rejectionError } from '../services/certificate-proof.js';
+import { withCertificateErrors } from '../services/certificate-proof.js';
 import { confirmDetails, registerEnterprise, requireCreditCode } from '../services/registration.js';
 import { certificateLoginRoutes } from './certificate-login-routes.js';
 
@@ -41,15 +40,6 @@ async function requireOwnEnterprise(event: HttpEvent, creditCodeParam: string): 
   if (own !== code) throw forbidden('NOT_YOUR_ENTERPRISE', `this token belongs to ${own ?? 'no enterprise'}, not to ${code}`);
   return code;
 }
-
-const withCertificateErrors = async <T>(work: () => Promise<T>): Promise<T> => {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof CertificateRejected) throw rejectionError(error);
-    throw error;
-  }
-};
 
 const routes: Route[] = [
   {

@@ -2,8 +2,7 @@ import { clientDisplayName } from '../services/client-lookup.js';
 import { ApiError } from '../lib/errors.js';
 import { json, jsonBody, type Route } from '../lib/http.js';
 import { log } from '../lib/log.js';
-import { CertificateRejected } from '../pki/reasons.js';
-import { rejectionError } from '../services/certificate-proof.js';
+import { withCertificateErrors } from '../services/certificate-proof.js';
 import { loginWithCertificate } from '../services/certificate-login.js';
 import { issueLoginChallenge } from '../services/login-challenge.js';
 import { interactionOf, pendingInteraction, recordLogin, requireInteractionCookie } from '../services/login-interaction.js';
@@ -11,15 +10,6 @@ import { ACR } from '../../oidc/claims.js';
 
 const operatorsOnly = () =>
   new ApiError(403, 'METHOD_NOT_ALLOWED_HERE', 'the admin console accepts operator security keys only; enterprise certificates cannot sign in to it');
-
-const withCertificateErrors = async <T>(work: () => Promise<T>): Promise<T> => {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof CertificateRejected) throw rejectionError(error);
-    throw error;
-  }
-};
 
 /**
  * Certificate login for the provider's login interaction: a stateless

@@ -4,18 +4,9 @@ import { log } from '../lib/log.js';
 import { authenticationOptions } from '../services/passkey-ceremony.js';
 import { loginWithPasskey } from '../services/passkey-login.js';
 import { pendingInteraction, recordLogin, type PendingInteraction } from '../services/login-interaction.js';
-import { PasskeyRejected, passkeyError } from '../webauthn/reasons.js';
+import { PasskeyRejected, withPasskeyErrors } from '../webauthn/reasons.js';
 import { passkeyAllowed } from '../../oidc/acr-levels.js';
 import { ACR } from '../../oidc/claims.js';
-
-const withPasskeyErrors = async <T>(work: () => Promise<T>): Promise<T> => {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof PasskeyRejected) throw passkeyError(error);
-    throw error;
-  }
-};
 
 /** Reject a passkey for a request that asks for certificate-level assurance. */
 function rejectWeakLogin(interaction: PendingInteraction): void {

@@ -15,7 +15,7 @@ import {
   type EnterpriseSession,
 } from '../services/passkeys.js';
 import { requireCreditCode } from '../services/registration.js';
-import { PasskeyRejected, passkeyError } from '../webauthn/reasons.js';
+import { withPasskeyErrors } from '../webauthn/reasons.js';
 
 /**
  * Authenticate an enterprise's own access token (scope "enterprise") for the
@@ -34,15 +34,6 @@ async function requireSession(event: HttpEvent, creditCodeParam: string): Promis
   if (own !== creditCode) throw forbidden('NOT_YOUR_ENTERPRISE', `this token belongs to ${own ?? 'no enterprise'}, not to ${creditCode}`);
   return { creditCode, grantId: caller.grantId };
 }
-
-const withPasskeyErrors = async <T>(work: () => Promise<T>): Promise<T> => {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof PasskeyRejected) throw passkeyError(error);
-    throw error;
-  }
-};
 
 /** Routes for an enterprise's WebAuthn credentials, its login history and operator enrollment. */
 export const passkeyRoutes: Route[] = [

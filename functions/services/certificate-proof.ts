@@ -44,6 +44,16 @@ export function parseSubmission(body: Record<string, unknown>): CertificateSubmi
   };
 }
 
+/** Run `work` and turn a certificate rejection it throws into the API error for it. */
+export async function withCertificateErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof CertificateRejected) throw rejectionError(error);
+    throw error;
+  }
+}
+
 /** Convert a certificate rejection into the API error that carries its code and bilingual text. */
 export function rejectionError(error: CertificateRejected): ApiError {
   return new ApiError(error.code === 'CHALLENGE_INVALID' ? 400 : 422, error.code, error.message, {

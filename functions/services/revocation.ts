@@ -1,20 +1,10 @@
 import { getBinding, type CertificateBinding } from '../db/certificates.js';
+import { CRL_REASONS } from '../pki/revocation.js';
 import { markBindingRevoked } from './certificate-revocation.js';
 
-/** CRL reason codes of RFC 5280 section 5.3.1, by name. */
-export const REVOCATION_REASONS = [
-  'unspecified',
-  'keyCompromise',
-  'cACompromise',
-  'affiliationChanged',
-  'superseded',
-  'cessationOfOperation',
-  'certificateHold',
-  'removeFromCRL',
-  'privilegeWithdrawn',
-  'aACompromise',
-] as const;
-export type RevocationReason = (typeof REVOCATION_REASONS)[number];
+/** A CRL reason code of RFC 5280 section 5.3.1 that a revocation notice may give. Value 7 (unused) is left out. */
+export type RevocationReason = Exclude<(typeof CRL_REASONS)[number], 'unused'>;
+export const REVOCATION_REASONS = CRL_REASONS.filter((reason): reason is RevocationReason => reason !== 'unused');
 
 export type RevokeOutcome = { state: 'revoked'; binding: CertificateBinding } | { state: 'already-revoked'; binding: CertificateBinding } | { state: 'not-bound' };
 

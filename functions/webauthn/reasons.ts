@@ -40,3 +40,13 @@ export class PasskeyRejected extends Error {
 export function passkeyError(error: PasskeyRejected): ApiError {
   return new ApiError(error.status, error.code, error.message, { explanation: PASSKEY_REJECTION_TEXT[error.code] });
 }
+
+/** Run `work` and turn a passkey rejection it throws into the API error for it. */
+export async function withPasskeyErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof PasskeyRejected) throw passkeyError(error);
+    throw error;
+  }
+}

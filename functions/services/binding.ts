@@ -4,12 +4,12 @@ import { getBinding, putNewBinding, type CertificateBinding } from '../db/certif
 import { ConditionFailed, commitWithEvents, type DomainEvent } from '../db/events.js';
 import { badRequest, conflict, notFound } from '../lib/errors.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
-import { fingerprint, issuerNameHash, nameToString, organizationName, serialHex } from '../pki/certificate.js';
+import { fingerprint, nameToString, organizationName, serialHex } from '../pki/certificate.js';
 import { locateCreditCode } from '../pki/credit-code-locator.js';
 import { CertificateRejected } from '../pki/reasons.js';
 import { parseDetails, requireCreditCode } from './registration.js';
 import { parseSubmission, proveCertificate, storedChallenge } from './certificate-proof.js';
-import { certificatePem } from '../pki/pem.js';
+import { activeBinding } from './validation.js';
 
 export interface BindResult {
   enterprise: Enterprise;
@@ -62,23 +62,7 @@ export async function bindCertificate(creditCodeInput: string, body: Record<stri
     updatedAt: now,
     version: enterprise.version + 1,
   };
-  const binding: CertificateBinding = {
-    fingerprint: fp,
-    creditCode,
-    subject: nameToString(leaf.subject),
-    issuer: nameToString(leaf.issuer),
-    serial: serialHex(leaf),
-    issuerNameHash: issuerNameHash(leaf),
-    notBefore: leaf.notBefore.value.toISOString(),
-    notAfter: leaf.notAfter.value.toISOString(),
-    caId: validated.profile.id,
-    anchorSpkiHash: validated.anchorSpkiHash,
-    pem: certificatePem(leaf),
-    status: 'active',
-    boundAt: now,
-    source: 'self',
-    ...(located.checkValid ? {} : { creditCodeFlagged: true }),
-  };
+  const binding = activeBinding(leaf, validated, creditCode, { source: 'self', boundAt: now, creditCodeFlagged: !located.checkValid });
   const events: DomainEvent[] = [
     {
       type: EVENT_TYPES.certificateBound,

@@ -6,15 +6,14 @@ import { checkCreditCode } from '../lib/credit-code.js';
 import { forbidden } from '../lib/errors.js';
 import { jsonTypeOf } from '../lib/json-type.js';
 import { EVENT_TYPES, OPERATORS_ONLY } from '../lib/event-types.js';
-import { fingerprint, issuerNameHash, nameToString, organizationName, serialHex } from '../pki/certificate.js';
+import { fingerprint, nameToString, organizationName, serialHex } from '../pki/certificate.js';
 import { locateCreditCode } from '../pki/credit-code-locator.js';
 import { candidateAnchorProfiles } from '../pki/validate.js';
 import { currentTrustStore } from '../db/ca-profiles.js';
 import { MalformedInput, parseCertificate, parseCertificates } from '../pki/der.js';
-import { certificatePem } from '../pki/pem.js';
 import { CertificateRejected, REJECTION_TEXT } from '../pki/reasons.js';
 import { storeAccepted, type AcceptedCertificate, type StoreOutcome } from './ca-import-store.js';
-import { validateForService } from './validation.js';
+import { activeBinding, validateForService } from './validation.js';
 import { readOidcPayload } from '../db/oidc-items.js';
 
 /** A CA firm client with the CA profiles whose certificates it may manage. */
@@ -109,23 +108,7 @@ export async function importCertificates(firm: CaFirm, items: ImportItem[], audi
       accepted.push({
         index,
         organization: organizationName(leaf),
-        binding: {
-          fingerprint: fp,
-          creditCode: located.code,
-          subject: who.subject,
-          issuer: nameToString(leaf.issuer),
-          serial: who.serial,
-          issuerNameHash: issuerNameHash(leaf),
-          notBefore: leaf.notBefore.value.toISOString(),
-          notAfter: leaf.notAfter.value.toISOString(),
-          caId: validated.profile.id,
-          anchorSpkiHash: validated.anchorSpkiHash,
-          pem: certificatePem(leaf),
-          status: 'active',
-          boundAt: now.toISOString(),
-          source: 'ca',
-          ...(located.checkValid ? {} : { creditCodeFlagged: true }),
-        },
+        binding: activeBinding(leaf, validated, located.code, { source: 'ca', boundAt: now.toISOString(), creditCodeFlagged: !located.checkValid }),
       });
     } catch (error) {
       results[index] = rejection(index, error);

@@ -1,6 +1,8 @@
 import type * as pkijs from 'pkijs';
 import { currentTrustStore } from '../db/ca-profiles.js';
-import { fingerprint, serialHex } from '../pki/certificate.js';
+import type { CertificateBinding } from '../db/certificates.js';
+import { fingerprint, issuerNameHash, nameToString, serialHex } from '../pki/certificate.js';
+import { certificatePem } from '../pki/pem.js';
 import { CertificateRejected } from '../pki/reasons.js';
 import { validatePath, type Usage, type ValidatedPath } from '../pki/validate.js';
 import { markBindingRevoked } from './certificate-revocation.js';
@@ -32,4 +34,30 @@ export async function validateForService(
     }
     throw error;
   }
+}
+
+/** Build the active binding record of a validated leaf for `creditCode`, as self-service binding and CA imports store it. */
+export function activeBinding(
+  leaf: pkijs.Certificate,
+  validated: ValidatedPath,
+  creditCode: string,
+  options: { source: CertificateBinding['source']; boundAt: string; creditCodeFlagged: boolean },
+): CertificateBinding {
+  return {
+    fingerprint: fingerprint(leaf),
+    creditCode,
+    subject: nameToString(leaf.subject),
+    issuer: nameToString(leaf.issuer),
+    serial: serialHex(leaf),
+    issuerNameHash: issuerNameHash(leaf),
+    notBefore: leaf.notBefore.value.toISOString(),
+    notAfter: leaf.notAfter.value.toISOString(),
+    caId: validated.profile.id,
+    anchorSpkiHash: validated.anchorSpkiHash,
+    pem: certificatePem(leaf),
+    status: 'active',
+    boundAt: options.boundAt,
+    source: options.source,
+    ...(options.creditCodeFlagged ? { creditCodeFlagged: true } : {}),
+  };
 }

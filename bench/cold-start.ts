@@ -38,8 +38,8 @@ const bundles = await buildFunctions(outRoot);
 const bareFile = join(outRoot, 'bare-oidc', 'index.mjs');
 await mkdir(join(outRoot, 'bare-oidc'), { recursive: true });
 await build({ ...LAMBDA_BUNDLE_OPTIONS, entryPoints: [resolve(REPO_ROOT, 'bench/fixtures/bare-oidc-handler.ts')], outfile: bareFile });
-// The same bare handler without this project's package replacements (BUNDLE_ALIASES), as bundling
-// oidc-provider with esbuild's standard options gives it; shown for comparison, ratios stay to bare-oidc.
+// The same bare handler without this project's package replacements (BUNDLE_ALIASES), as esbuild's
+// standard options bundle it. It is shown for comparison, and ratios stay relative to bare-oidc.
 const plainBareFile = join(outRoot, 'bare-oidc-plain', 'index.mjs');
 await mkdir(join(outRoot, 'bare-oidc-plain'), { recursive: true });
 await build({ ...LAMBDA_BUNDLE_OPTIONS, alias: {}, entryPoints: [resolve(REPO_ROOT, 'bench/fixtures/bare-oidc-handler.ts')], outfile: plainBareFile });

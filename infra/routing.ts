@@ -1,6 +1,6 @@
 import type { FunctionEntry, HttpRoute } from './aws/functions.js';
 
-/** A function's HTTP route, as the route table of the HTTP API holds it. */
+/** A function's HTTP route, as it appears in the route table of the HTTP API. */
 export interface RouteTarget {
   /** Name of the function entry that serves the route. */
   name: string;
@@ -65,11 +65,11 @@ function compareSpecificity(a: Candidate, b: Candidate): number {
 
 /**
  * Select the function that serves a request the way API Gateway HTTP APIs
- * select a route: a full match of path and method first (literal segments
- * before path variables), then the route with a greedy path variable whose
- * fixed prefix is longest, then `$default`. A route with the request's method
- * beats an ANY route of the same path. Returns the function's name, or
- * undefined when no route matches (API Gateway answers 404 then).
+ * select a route. A full match of path and method comes first (literal
+ * segments before path variables), then the route with a greedy path variable
+ * whose fixed prefix is longest, then `$default`. A route with the request's
+ * method beats an ANY route of the same path. Returns the function's name, or
+ * undefined when no route matches (API Gateway then responds 404).
  */
 export function selectFunction(routes: RouteTarget[], method: string, path: string): string | undefined {
   const requestSegments = segmentsOf(path);

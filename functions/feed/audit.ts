@@ -97,7 +97,7 @@ async function queryIndex(query: AuditQuery): Promise<AuditPage> {
 const indexKey = (event: StoredEvent) => `${event.time}#${feedSortKey(event.seq)}`;
 
 /**
- * The certificates-imported events that list `creditCode` and match the
+ * Find the certificates-imported events that list `creditCode` and match the
  * query, each narrowed to that enterprise's entry, in index order.
  */
 async function importsOf(creditCode: string, query: AuditQuery): Promise<StoredEvent[]> {

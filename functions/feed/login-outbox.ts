@@ -11,9 +11,9 @@ import { log } from '../lib/log.js';
 // the transaction that records the login, without touching the feed head.
 // publishLoginEvents then moves pending events into the feed in batches, each
 // in one transaction that also clears the entries it publishes. Logins
-// therefore never wait for or contend on the feed head, and each recorded
-// login is published once: the clear is conditional, so two publishers that
-// pick the same entry commit it once.
+// therefore never wait for or contend on the feed head. Each recorded login is
+// published once, because the clear is conditional: of two publishers that
+// pick the same entry, only one commits it.
 
 /** Logins per feed transaction: one update and one event each, plus the day counters and the feed head, within 100 items. */
 const BATCH = 40;

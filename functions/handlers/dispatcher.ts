@@ -45,7 +45,7 @@ async function activeConsumerIds(): Promise<string[]> {
 
 /**
  * Handle a batch of table stream records: publish the login events of new
- * logins from the outbox, and when the batch holds a new feed event, wake
+ * logins from the outbox, and when the batch contains a new feed event, wake
  * every consumer that is not in the dead-letter state. Other records (every
  * other item kind shares the table) are ignored.
  */
@@ -102,9 +102,9 @@ export async function deliveryHandler(event: SQSEvent): Promise<SQSBatchResponse
 
 /**
  * Publish login events left in the outbox and wake, from a schedule, every
- * consumer that is behind the feed head or due for a retry: the safety net for
- * lost stream batches, dropped wake-ups and backoffs longer than the queue's
- * maximum delay.
+ * consumer that is behind the feed head or due for a retry. This is the safety
+ * net for lost stream batches, dropped wake-ups and backoffs longer than the
+ * queue's maximum delay.
  */
 export async function sweepHandler(): Promise<void> {
   await ensureInternalConsumers();

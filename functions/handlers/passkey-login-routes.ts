@@ -8,7 +8,7 @@ import { PasskeyRejected, withPasskeyErrors } from '../webauthn/reasons.js';
 import { passkeyAllowed } from '../../oidc/acr-levels.js';
 import { ACR } from '../../oidc/claims.js';
 
-/** Reject a passkey for a request that asks for certificate-level assurance. */
+/** Reject a passkey for a request that requires certificate-level assurance. */
 function rejectWeakLogin(interaction: PendingInteraction): void {
   if (!passkeyAllowed(interaction.params)) {
     throw new PasskeyRejected(

@@ -93,13 +93,13 @@ export function buildOcspRequest(cert: pkijs.Certificate, issuer: pkijs.Certific
 export type OcspVerdict =
   | { status: 'good'; thisUpdate: Date; until: Date; nextUpdate?: Date; signer: string }
   | { status: 'revoked'; thisUpdate: Date; until: Date; reason: string; revocationDate: Date; signer: string }
-  /** The responder answered, but the answer cannot be used, for the reason in `problem` (including the status unknown). */
+  /** A response that cannot be used (status unknown included), with the reason in `problem`. */
   | { status: 'unusable'; problem: string };
 
 export interface OcspCheckOptions {
   /** Validation time. */
   at: Date;
-  /** The request the response answers; its nonce must be echoed when `requireNonce` is set. */
+  /** The request that the response belongs to. Its nonce must be echoed when `requireNonce` is set. */
   request: OcspRequest;
   /** Whether the responder supports nonces, so a response without the request's nonce is rejected. */
   requireNonce: boolean;
@@ -110,11 +110,11 @@ export interface OcspCheckOptions {
 const unusable = (problem: string): OcspVerdict => ({ status: 'unusable', problem });
 
 /**
- * Check an OCSP response for `cert` (RFC 6960 section 3.2). It counts only
- * when its status is successful and it is a BasicOCSPResponse signed, with an
- * algorithm the CA profile allows, by the issuing CA itself or by a delegated
- * responder certificate that the issuing CA issued with id-kp-OCSPSigning and
- * that is valid at the validation time. Its SingleResponse must match the
+ * Check an OCSP response for `cert` (RFC 6960 section 3.2). The response
+ * counts only when its status is successful and it is a BasicOCSPResponse. It
+ * must be signed, with an algorithm the CA profile allows, by the issuing CA
+ * or by a delegated responder certificate that the issuing CA issued with
+ * id-kp-OCSPSigning and that is valid at the validation time. Its SingleResponse must match the
  * certificate's CertID, thisUpdate must not be in the future and nextUpdate
  * must not have passed (both with OCSP_CLOCK_SKEW_MS of skew), or, without
  * nextUpdate, thisUpdate must be at most `maxAgeSeconds` old. The nonce must
@@ -201,7 +201,7 @@ function revokedInfo(status: { valueBlock: { value?: asn1js.AsnType[] } }): { re
   return { revocationDate: time.toDate(), reason };
 }
 
-/** The SingleResponse whose CertID is the certificate's, or a message saying why none is. */
+/** Find the SingleResponse whose CertID is the certificate's, or return why none matches. */
 function matchingResponse(responses: pkijs.SingleResponse[], cert: pkijs.Certificate, issuer: pkijs.Certificate): pkijs.SingleResponse | string {
   const serial = Buffer.from(cert.serialNumber.valueBlock.valueHexView);
   const others: string[] = [];

@@ -42,6 +42,6 @@ export class CertificateRejected extends Error {
   /** The candidate path (leaf first) that broke the rule, when path validation got that far. */
   path?: pkijs.Certificate[];
 
-  /** For REVOKED: whether a CRL or an OCSP response said so. */
+  /** For REVOKED: the source of the revocation, a CRL or an OCSP response. */
   revokedVia?: 'crl' | 'ocsp';
 }

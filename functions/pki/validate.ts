@@ -272,9 +272,9 @@ const UNKNOWN_ACCEPTED_LOG_INTERVAL_MS = 60_000;
 const unknownAcceptedLogged = new Map<string, number>();
 
 /**
- * Log that an open fail policy accepted an unknown revocation status, at most
- * once a minute for the same certificate, so a CA whose CRL cannot be had does
- * not fill the log with one line per login.
+ * Log that an open fail policy accepted an unknown revocation status, once a
+ * minute per certificate in this instance, so a CA whose CRL cannot be fetched
+ * does not fill the log with one line per login.
  */
 function warnUnknownAccepted(caId: string, certificate: { subject: string; serial: string }, detail: string): void {
   const key = `${caId} ${certificate.serial} ${certificate.subject}`;

@@ -23,8 +23,8 @@ export interface BindingEnd {
  * End an active certificate binding: set its status, take it out of the
  * expiry index (gsi3), bump the enterprise version and record the event, in
  * one transaction that requires the binding to be still active and the
- * enterprise unchanged. `plan` sees the binding read and returns undefined to
- * leave it alone. Returns false when the binding is missing, not active or
+ * enterprise unchanged. `plan` receives the binding as read and returns
+ * undefined to leave it alone. Returns false when the binding is missing, not active or
  * left alone, so a repeated or concurrent call is harmless. A binding found
  * but not active is passed to `onInactive`.
  */

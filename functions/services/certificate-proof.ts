@@ -67,7 +67,7 @@ export interface ProvenCertificate {
   validated: ValidatedPath;
 }
 
-/** How a submission's challenge is accepted: a stored single-use challenge, or a stateless login challenge. */
+/** The challenge check of a submission: a stored single-use challenge, or a stateless login challenge. */
 export interface ChallengeCheck {
   /** Reject a text that cannot be a challenge of this kind, before any certificate work. */
   precheck(text: string): void;
@@ -114,10 +114,10 @@ export function storedChallenge(purpose: ChallengePurpose, context: string): Cha
 }
 
 /**
- * Check a submission completely: the challenge must pass `expected.challenge`;
- * the certificate must chain to a trusted CA under the rules for `usage`; the
- * signature must cover exactly the challenge text. Throws CertificateRejected
- * or ApiError.
+ * Check a submission completely. The challenge must pass `expected.challenge`,
+ * the certificate must chain to a trusted CA under the rules for `usage`, and
+ * the signature must cover exactly the challenge text. Throws
+ * CertificateRejected or ApiError.
  */
 export async function proveCertificate(
   submission: CertificateSubmission,

@@ -72,12 +72,12 @@ export async function pendingInteraction(event: HttpEvent, uid: string): Promise
 const interactionExpired = () =>
   new ApiError(400, 'INTERACTION_EXPIRED', 'this sign-in has expired or was opened in another browser; go back to the trading platform and start again');
 
-/** Check that this browser holds the provider's signed interaction cookie for `uid`, without reading the interaction. */
+/** Check that this browser sent the provider's signed interaction cookie for `uid`, without reading the interaction. */
 export async function requireInteractionCookie(event: HttpEvent, uid: string): Promise<void> {
   if (!(await hasInteractionCookie(event, uid))) throw interactionExpired();
 }
 
-/** The interaction as a login challenge names it (see login-challenge.ts). */
+/** Build the pending interaction from what a login challenge names (see login-challenge.ts). */
 export function interactionOf(target: LoginTarget): PendingInteraction {
   return { uid: target.uid, clientId: target.clientId, params: { client_id: target.clientId, scope: target.scope }, audience: audienceOf(target.clientId) };
 }

@@ -118,10 +118,11 @@ function clientMetadata(record: PlatformRecord, secret: string): PlatformClient 
 const newSecret = () => randomBytes(32).toString('base64url');
 
 /**
- * Delivery state of a platform's push endpoint as operators see it; lease
- * fields are internal. An endpoint that answers but rejected the last event it
- * got (nothing delivered since) is shown as `rejecting`: rejected events are
- * skipped, so the consumer itself stays active and would otherwise look healthy.
+ * Build the delivery state of a platform's push endpoint as operators see it,
+ * without the internal lease fields. An endpoint that responds but rejected the
+ * last event it received (nothing delivered since) is shown as `rejecting`.
+ * Rejected events are skipped, so the consumer stays active and would
+ * otherwise look healthy.
  */
 export function deliveryView(consumer: FeedConsumer, head: number) {
   const rejection = consumer.lastRejection;

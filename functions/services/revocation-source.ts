@@ -30,11 +30,11 @@ const remembered = new Set<string>();
 const MAX_REMEMBERED = 10_000;
 
 /**
- * Revocation data as the service uses it: the profile's OCSP responder, when
- * it names one, then the CRL stored for the issuer's key (pushed by the CA
- * firm or stored by the scheduled refresh) and, unless that one is current,
- * the CRLs at the certificate's distribution points and the CA profile's extra
- * URLs, each cached until its nextUpdate. The distribution points of the
+ * Revocation data as the service uses it. The profile's OCSP responder comes
+ * first, when it names one. Then comes the CRL stored for the issuer's key
+ * (pushed by the CA firm or stored by the scheduled refresh). Unless that CRL
+ * is current, the CRLs at the certificate's distribution points and the CA
+ * profile's extra URLs follow, each cached until its nextUpdate. The distribution points of the
  * certificates it checks are stored as CRL sources of the profile, so the
  * scheduled refresh fetches them too.
  */

@@ -7,7 +7,7 @@ import { log } from '../../functions/lib/log.js';
 
 export type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
-/** Select the handler for a request's method and path, as API Gateway selects a route; undefined answers 404. */
+/** Select the handler for a request's method and path, as API Gateway selects a route; undefined means 404. */
 export type HandlerSelector = (method: string, path: string) => LambdaHandler | undefined;
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -39,7 +39,7 @@ export function createHost(select: HandlerSelector, options: { staticDir?: strin
       const handler = select(req.method ?? 'GET', url.pathname);
       if (!handler) return sendError(res, 404, 'NOT_FOUND', `nothing is served at ${url.pathname}`);
       const event = await toEvent(req, url);
-      // The rest of the body is left unread, so the connection closes after the answer instead of being reused.
+      // The rest of the body is left unread, so the connection closes after the response instead of being reused.
       if (!event) return sendError(res, 413, 'BODY_TOO_LARGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
       const result = await handler(event, lambdaContext());
       writeResult(res, result);

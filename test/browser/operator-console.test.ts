@@ -193,7 +193,7 @@ describe('operator console in Chromium', () => {
 
     await page.getByRole('button', { name: '企业查询' }).click();
     await page.getByRole('search').waitFor();
-    // Part of a credit code finds nothing by name; the page says to give the whole code.
+    // Part of a credit code finds nothing by name, so the page asks for the whole code.
     await page.getByLabel('统一社会信用代码或企业名称开头').fill(creditCode.slice(0, 8));
     await page.getByRole('button', { name: '查询', exact: true }).click();
     await page.getByText('请输入完整的 18 位代码').waitFor({ timeout: 15_000 });

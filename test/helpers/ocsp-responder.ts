@@ -56,14 +56,14 @@ export async function startOcspResponder(initial: ResponderSettings): Promise<{ 
   };
 }
 
-/** Answer one DER OCSP request with `openssl ocsp`, writing its files next to the path `stem`. */
+/** Respond to one DER OCSP request with `openssl ocsp`, writing its files next to the path `stem`. */
 export async function signOcspResponse(request: Uint8Array, settings: ResponderSettings, stem: string): Promise<Buffer> {
   const { ca } = settings;
   const signer = settings.signer ?? { certPath: ca.certPath, keyPath: ca.keyPath, algorithm: ca.algorithm };
   let requestPath = `${stem}.req`;
   await writeFile(requestPath, request);
   if (settings.answerFor) {
-    // A request for another certificate, so the signed answer names another serial.
+    // A request for another certificate, so the signed response names another serial.
     requestPath = `${stem}.other.req`;
     await run('openssl', ['ocsp', '-issuer', ca.certPath, '-sha256', '-cert', settings.answerFor, '-no_nonce', '-reqout', requestPath]);
   }

@@ -8,7 +8,7 @@ const newKey = randomBytes(32).toString('base64url');
 const uid = 'interaction-a';
 const target = { uid, clientId: 'platform-a', scope: 'openid enterprise' };
 
-/** The rejection of a challenge, or undefined when it was accepted. */
+/** Return the rejection of a challenge, or undefined when it is accepted. */
 async function rejection(text: string, forUid: string, options: Parameters<typeof checkLoginChallenge>[2]): Promise<CertificateRejected | undefined> {
   try {
     await checkLoginChallenge(text, forUid, options);

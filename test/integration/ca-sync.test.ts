@@ -19,6 +19,7 @@ import { randomCreditCode, withWrongCheck } from '../helpers/codes.js';
 import { registerCaFirm } from '../helpers/clients.js';
 import { getJson, platformToken, setVerifier } from '../helpers/feed.js';
 import { createRootCa, enterpriseHolder, tempDir, type TestCa, profileWithoutRevocation } from '../helpers/pki.js';
+import { generateCrl } from '../../infra/local/openssl-ca.js';
 import { startTestService } from '../helpers/service.js';
 
 let service: Awaited<ReturnType<typeof startTestService>>;
@@ -554,7 +555,29 @@ describe('CA sync OpenAPI', () => {
     expect(response.status).toBe(200);
     const document = await response.json();
     expect(document.openapi).toBe('3.1.0');
-    expect(Object.keys(document.paths)).toEqual(['/api/ca/certificates', '/api/ca/certificates/{fingerprint}', '/api/ca/revocations']);
+    expect(Object.keys(document.paths)).toEqual(['/api/ca/certificates', '/api/ca/certificates/{fingerprint}', '/api/ca/revocations', '/api/admin/ca-profiles/{id}/crls']);
+  });
+
+  it('describes CRL push responses in both forms', async () => {
+    const der = await generateCrl(caA);
+    const asJson = await firmA.request('POST', '/api/admin/ca-profiles/ca-a/crls', { crl: Buffer.from(der).toString('base64') });
+    expect(asJson.status).toBe(201);
+    expectSchema('CrlPushResponse', asJson.body);
+    const response = await fetch(`${service.url}/api/admin/ca-profiles/ca-a/crls`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await firmA.accessToken()}`, 'content-type': 'application/pkix-crl' },
+      body: Buffer.from(der),
+    });
+    const asDer = await response.json();
+    expect(response.status).toBe(200);
+    expectSchema('CrlPushResponse', asDer);
+    expect(asDer.stored).toBe(false);
+  });
+
+  it('describes a CRL push of another firm\'s CA as an error', async () => {
+    const response = await firmB.request('POST', '/api/admin/ca-profiles/ca-a/crls', { crl: Buffer.from(await generateCrl(caA)).toString('base64') });
+    expect(response.status).toBe(403);
+    expectSchema('Error', response.body);
   });
 
   it('describes the error bodies', async () => {

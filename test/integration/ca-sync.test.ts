@@ -549,6 +549,46 @@ describe('pre-filled enterprise', () => {
   });
 });
 
+describe('enterprise with a flagged credit code', () => {
+  it('can be completed, opened and found', async () => {
+    const code = withWrongCheck(randomCreditCode());
+    const holder = await issue(caB, code, '早期代码企业');
+    const imported = await firmB.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    expect(imported.body.results[0]).toMatchObject({ status: 'imported', enterpriseCreated: true, creditCodeFlagged: true });
+
+    const registered = await register(service.url, { creditCode: code, name: '早期代码企业', legalRepresentative: '郑一', contact: { name: '王二', phone: '13600136000' } });
+    expect(registered.status, JSON.stringify(registered.body)).toBe(200);
+    expect(registered.body.completed).toBe(true);
+
+    const challenge = await fetch(`${service.url}/api/challenges`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ purpose: 'bind', creditCode: code }) });
+    expect(challenge.status).toBe(201);
+
+    const platform: PlatformSettings = { issuer: service.url, clientId: 'flagged-portal', clientSecret: 'flagged-portal-secret-0123456789', redirectUri: 'https://portal.example/cb' };
+    await savePlatformClient({ client_id: platform.clientId, client_secret: platform.clientSecret, client_name: 'Portal', redirect_uris: [platform.redirectUri] });
+    const { tokens } = await certificateLogin(await discoverPlatform(platform), platform, holder);
+    const own = await fetch(`${service.url}/api/enterprises/${code}`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(own.status).toBe(200);
+    const certificates = await fetch(`${service.url}/api/enterprises/${code}/certificates`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(certificates.status).toBe(200);
+
+    const admin = await platformToken(service.url, 'admin');
+    const lookup = await fetch(`${service.url}/api/admin/enterprises/${code}`, { headers: { authorization: `Bearer ${admin.token}` } });
+    expect(lookup.status).toBe(200);
+    const search = await getJson(`${service.url}/api/admin/enterprises?q=${code}`, admin.token);
+    expect(search.body.enterprises.map((enterprise: { creditCode: string }) => enterprise.creditCode)).toEqual([code]);
+  });
+
+  it('rejects a failing check character of an unknown code', async () => {
+    const code = withWrongCheck(randomCreditCode());
+    const registered = await register(service.url, { creditCode: code, name: '无此企业', legalRepresentative: '郑一', contact: { name: '王二', phone: '13600136000' } });
+    expect(registered.status).toBe(400);
+    expect(registered.body.error).toBe('INVALID_CREDIT_CODE');
+    const admin = await platformToken(service.url, 'admin');
+    const lookup = await fetch(`${service.url}/api/admin/enterprises/${code}`, { headers: { authorization: `Bearer ${admin.token}` } });
+    expect(lookup.status).toBe(400);
+  });
+});
+
 describe('CA sync OpenAPI', () => {
   it('is served and parses as a schema', async () => {
     const response = await fetch(`${service.url}/api/ca/openapi.json`);

@@ -3,17 +3,12 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TrustStore, type CaProfile } from '../pki/trust-store.js';
 import { log } from '../lib/log.js';
 import { dynamo, tableName } from './client.js';
+import { caProfileKey, clearCaStatusCache, TRUST_REFRESH_SECONDS } from './ca-status.js';
 import { queryIndex } from './query.js';
 
-export const caProfileKey = (id: string) => ({ pk: `CA#${id}`, sk: 'CA' });
+export { caProfileKey, TRUST_REFRESH_SECONDS } from './ca-status.js';
 const TRUST_VERSION_KEY = { pk: 'TRUST', sk: 'VERSION' };
 
-/**
- * How long an instance may use its cached trust store before checking the
- * stored trust version again. A CA profile change therefore takes effect on
- * every running instance within this many seconds, without a restart.
- */
-export const TRUST_REFRESH_SECONDS = Number(process.env.TRUST_REFRESH_SECONDS ?? 5);
 
 let cached: { store: TrustStore; checkedAt: number } | undefined;
 
@@ -36,6 +31,7 @@ export async function currentTrustStore(): Promise<TrustStore> {
 /** Drop the cached trust store, so the next request reloads it (used after local changes). */
 export function invalidateTrustStore(): void {
   cached = undefined;
+  clearCaStatusCache();
 }
 
 async function readTrustVersion(): Promise<number> {

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { commitWithEvents, type DomainEvent, type StoredEvent } from '../db/events.js';
+import { activeBindingsOfCa } from '../db/ca-bindings.js';
 import { getEnterprise } from '../db/enterprises.js';
 import { getLoginContext, type LoginContext } from '../db/login-context.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
 import { log } from '../lib/log.js';
 import { deleteGrantItems } from '../db/oidc-grants.js';
 import { findSessionsByAccount, removeSessionAuthorizations, type SessionAuthorization } from '../db/oidc-sessions.js';
+import { hasUsableCertificate } from '../services/usable-certificate.js';
 import { findLogoutClient, sendBackchannelLogout } from './backchannel-logout.js';
 import type { ConsumerHandler, WindowResult } from './dispatcher.js';
 
@@ -18,6 +20,9 @@ function revocationReason(event: StoredEvent): string | undefined {
   if (event.type === EVENT_TYPES.credentialChange && event.data.change_type === 'revoke') return 'credential revoked';
   return undefined;
 }
+
+/** Check whether an event distrusts a CA, which ends the sessions opened with any of its certificates. */
+const distrustsCa = (event: StoredEvent): boolean => event.type === EVENT_TYPES.caStatusChanged && event.data.status === 'distrusted';
 
 /**
  * End the sessions of the enterprise an event is about that were opened with
@@ -34,9 +39,17 @@ export const sessionRevocationHandler: ConsumerHandler = async (consumer, events
     const reason = revocationReason(event);
     if (reason && event.creditCode) {
       try {
-        result.delivered += await endSessions(event.creditCode, reason, event);
+        result.delivered += await endSessions(event.creditCode, reason, event, (login) => openedWithRevoked(login, event));
       } catch (error) {
         result.failure = `ending the sessions of ${event.creditCode} after event ${event.seq} failed: ${(error as Error).message}`;
+        return result;
+      }
+    }
+    if (distrustsCa(event)) {
+      try {
+        result.delivered += await endSessionsOfCa(String(event.data.caId), event);
+      } catch (error) {
+        result.failure = `ending the sessions of CA ${String(event.data.caId)} after event ${event.seq} failed: ${(error as Error).message}`;
         return result;
       }
     }
@@ -58,7 +71,30 @@ function openedWithRevoked(login: LoginContext | undefined, cause: StoredEvent):
   return login.method === 'passkey' && login.credentialId === cause.data.credentialId;
 }
 
-async function endSessions(creditCode: string, reason: string, cause: StoredEvent): Promise<number> {
+/**
+ * End every session opened with a certificate of a distrusted CA, found
+ * through the CA's active bindings in the expiry index. Sessions opened with a
+ * passkey end too when the enterprise has no usable certificate left, because
+ * its passkeys pause then. Sessions opened with other certificates stay.
+ */
+async function endSessionsOfCa(caId: string, cause: StoredEvent): Promise<number> {
+  const byEnterprise = new Map<string, Set<string>>();
+  for (const binding of await activeBindingsOfCa(caId)) {
+    const thumbprints = byEnterprise.get(binding.creditCode) ?? new Set<string>();
+    thumbprints.add(Buffer.from(binding.fingerprint, 'hex').toString('base64url'));
+    byEnterprise.set(binding.creditCode, thumbprints);
+  }
+  const reason = `CA ${caId} distrusted${cause.data.reason ? `: ${String(cause.data.reason)}` : ''}`;
+  let ended = 0;
+  for (const [creditCode, thumbprints] of byEnterprise) {
+    const passkeysPaused = !(await hasUsableCertificate(creditCode));
+    ended += await endSessions(creditCode, reason, cause, (login) => (login?.method === 'certificate' && thumbprints.has(login.x5tS256 ?? '')) || (passkeysPaused && login?.method === 'passkey'));
+  }
+  log.info('sessions of a distrusted CA ended', { caId, enterprises: byEnterprise.size, sessions: ended });
+  return ended;
+}
+
+async function endSessions(creditCode: string, reason: string, cause: StoredEvent, affects: (login: LoginContext | undefined) => boolean): Promise<number> {
   const enterprise = await getEnterprise(creditCode);
   if (!enterprise) return 0;
   const found = await findSessionsByAccount(enterprise.sub);
@@ -71,7 +107,7 @@ async function endSessions(creditCode: string, reason: string, cause: StoredEven
     const affected: [string, SessionAuthorization][] = [];
     for (const [clientId, authorization] of Object.entries(authorizations)) {
       const login = authorization.grantId ? await getLoginContext(authorization.grantId) : undefined;
-      if (openedWithRevoked(login, cause)) affected.push([clientId, authorization]);
+      if (affects(login)) affected.push([clientId, authorization]);
     }
     if (affected.length === 0) continue;
     const events: DomainEvent[] = [];

@@ -7,7 +7,7 @@ import { PasskeyRejected } from '../webauthn/reasons.js';
 import { parseAuthenticationResponse, verifyPasskeyAuthentication } from '../webauthn/verify.js';
 import { claimCeremonyChallenge } from './passkey-ceremony.js';
 import type { Audience } from './login-policy.js';
-import { hasUsableCertificate } from './passkeys.js';
+import { hasUsableCertificate } from './usable-certificate.js';
 
 export type { Audience };
 

@@ -1,5 +1,5 @@
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
-import { getBinding, listBindings } from '../db/certificates.js';
+import { getBinding } from '../db/certificates.js';
 import { getEnterprise, replaceEnterprise, trustedName, type Enterprise } from '../db/enterprises.js';
 import { ConditionFailed, commitWithEvents } from '../db/events.js';
 import { getLoginContext } from '../db/login-context.js';
@@ -214,14 +214,3 @@ export async function revokeEnterpriseCredential(creditCode: string, credentialI
   return { credential: { ...credential, status: 'revoked', revokedAt: now, revocationReason: reason, updatedAt: now }, grantsEnded };
 }
 
-/**
- * Whether the enterprise still has a bound certificate that is active and
- * unexpired. Passkeys are accepted only while it has one: a passkey inherits
- * the certificate's verification, so when the last certificate is revoked or
- * expires, the enterprise's passkeys pause until a certificate is bound again.
- */
-export async function hasUsableCertificate(creditCode: string): Promise<boolean> {
-  const now = Date.now();
-  // NOTE: the binding list is read from a GSI, so a certificate revoked a moment ago may still count for about a second.
-  return (await listBindings(creditCode)).some((binding) => binding.status === 'active' && Date.parse(binding.notAfter) > now);
-}

@@ -6,7 +6,7 @@ import { certificateKey } from '../../functions/db/certificates.js';
 import { dynamo, tableName } from '../../functions/db/client.js';
 import { publishLoginEvents } from '../../functions/feed/login-outbox.js';
 import { EVENT_TYPES } from '../../functions/lib/event-types.js';
-import { saveCaProfile } from '../../functions/services/ca-profiles.js';
+import { changeCaStatus, saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { savePlatformClient } from '../../functions/services/clients.js';
 import { fingerprint } from '../../functions/pki/certificate.js';
 import { parseCertificate } from '../../functions/pki/der.js';
@@ -369,6 +369,22 @@ describe('passkey login over OIDC', () => {
         ExpressionAttributeValues: marshall({ ':revoked': 'revoked' }),
       }),
     );
+    const attempt = passkeyLogin(configuration, settings, (options) => authenticator.authenticate(options, service.url));
+    await expect(attempt).rejects.toMatchObject({ status: 403, response: { error: 'PASSKEY_NO_ACTIVE_CERTIFICATE' } });
+  });
+
+  it('pauses passkeys when the certificate\'s CA is distrusted', async () => {
+    const distrusted = await createRootCa(`${await tempDir()}/distrusted`, 'Distrusted Passkey CA', 'ec');
+    const saved = await saveCaProfile(profileWithoutRevocation('distrusted-passkey-ca', 'Distrusted Passkey CA', [distrusted.certPem]));
+    const creditCode = randomCreditCode();
+    await register(service.url, { creditCode, name: '撤信任通行密钥公司', legalRepresentative: '王五', contact: { name: '赵六', phone: '0755-12345678' } });
+    const holder = await enterpriseHolder(distrusted, `pk-distrusted-${creditCode}`, creditCode, { name: '撤信任通行密钥公司' });
+    expect((await bind(service.url, creditCode, holder, { confirmDetails: true })).status).toBe(201);
+    const authenticator = new SoftAuthenticator();
+    await addPasskey(creditCode, holder, authenticator);
+    await passkeyLogin(configuration, settings, (options) => authenticator.authenticate(options, service.url));
+
+    await changeCaStatus('distrusted-passkey-ca', 'distrusted', 'key compromise', saved.version, 'test');
     const attempt = passkeyLogin(configuration, settings, (options) => authenticator.authenticate(options, service.url));
     await expect(attempt).rejects.toMatchObject({ status: 403, response: { error: 'PASSKEY_NO_ACTIVE_CERTIFICATE' } });
   });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitWithEvents } from '../../functions/db/events.js';
 import { getEnterprise } from '../../functions/db/enterprises.js';
 import { EVENT_TYPES } from '../../functions/lib/event-types.js';
-import { saveCaProfile } from '../../functions/services/ca-profiles.js';
+import { changeCaStatus, saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { savePlatformClient } from '../../functions/services/clients.js';
 import { defaultProfile } from '../../functions/pki/trust-store.js';
 import { bind, certificateLogin, discoverPlatform, register } from '../../infra/local/journey.js';
@@ -94,5 +94,39 @@ describe('session revocation', () => {
     const otherPage = await getJson(`${service.url}/api/feed/events?after=0&limit=1000`, other.token);
     expect(otherPage.body.sets.map((item: any) => item.jti)).not.toContain(revoked.jti);
     await receiver.down();
+  });
+});
+
+describe('CA distrust', () => {
+  it('ends sessions opened with the CA\'s certificates', async () => {
+    const distrusted = await createRootCa(await tempDir(), 'Distrusted Session CA', 'ec');
+    const profile = defaultProfile('distrust-session-ca', 'Distrusted Session CA', [distrusted.certPem]);
+    profile.revocation = { ...profile.revocation, failPolicy: 'open' };
+    const saved = await saveCaProfile(profile);
+    const clientId = `trading-${randomBytes(4).toString('hex')}`;
+    const settings = { issuer: service.url, clientId, clientSecret: randomBytes(24).toString('base64url'), redirectUri: 'http://127.0.0.1:9/callback' };
+    await savePlatformClient({ client_id: clientId, client_secret: settings.clientSecret, client_name: '交易平台', redirect_uris: [settings.redirectUri] });
+
+    // One enterprise logs in with the distrusted CA's certificate, another with a certificate of a CA that stays trusted.
+    const code = randomCreditCode();
+    await register(service.url, { creditCode: code, name: '被撤信任机构企业', legalRepresentative: '王五', contact: { name: '赵六', phone: '0755-12345678' } });
+    const holder = await enterpriseHolder(distrusted, 'distrust-session', code);
+    expect((await bind(service.url, code, holder, { confirmDetails: true })).status).toBe(201);
+    const login = await certificateLogin(await discoverPlatform(settings), settings, holder);
+    const otherCode = randomCreditCode();
+    await register(service.url, { creditCode: otherCode, name: '其他机构企业', legalRepresentative: '王五', contact: { name: '赵六', phone: '0755-12345678' } });
+    const otherHolder = await enterpriseHolder(ca, 'distrust-session-other', otherCode);
+    expect((await bind(service.url, otherCode, otherHolder, { confirmDetails: true })).status).toBe(201);
+    const otherLogin = await certificateLogin(await discoverPlatform(settings), settings, otherHolder);
+    const enterprise = (await getEnterprise(code))!;
+    expect(await findSessionsByAccount(enterprise.sub)).toHaveLength(1);
+
+    await changeCaStatus('distrust-session-ca', 'distrusted', 'key compromise', saved.version, 'test');
+
+    await eventually(async () => ((await findSessionsByAccount(enterprise.sub)).length === 0 ? true : undefined), 'the session to end');
+    expect((await fetch(`${service.url}/me`, { headers: { authorization: `Bearer ${login.tokens.access_token}` } })).status).toBe(401);
+    expect((await fetch(`${service.url}/me`, { headers: { authorization: `Bearer ${otherLogin.tokens.access_token}` } })).status).toBe(200);
+    const otherEnterprise = (await getEnterprise(otherCode))!;
+    expect(await findSessionsByAccount(otherEnterprise.sub)).toHaveLength(1);
   });
 });

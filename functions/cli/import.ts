@@ -27,6 +27,8 @@ interface SourceItem {
   source: string;
   certificate: string;
   creditCode?: string;
+  /** Set for a CSV row whose creditCode cell is empty: the file promised a code for each row, so the row is rejected rather than filled in from the certificate. */
+  creditCodeCellEmpty?: boolean;
 }
 
 interface ImportState {
@@ -91,6 +93,10 @@ export async function main(argv: string[]): Promise<number> {
   const localRejects: { item: SourceItem; code: string; message: string }[] = [];
   const sendable: SourceItem[] = [];
   for (const item of items) {
+    if (item.creditCodeCellEmpty) {
+      localRejects.push({ item, code: 'FIELD_MISSING', message: `${item.source}: the creditCode cell is empty; fill it in with the enterprise's credit code, or leave out the creditCode column to take each code from its certificate` });
+      continue;
+    }
     if (item.creditCode) {
       sendable.push(item);
       continue;
@@ -216,7 +222,8 @@ async function readCsv(path: string): Promise<SourceItem[]> {
     if (certificate && !certificate.includes('BEGIN') && existsSync(resolve(path, '..', certificate))) {
       certificate = (await readCertificateFile(resolve(path, '..', certificate)))[0]?.certificate ?? '';
     }
-    items.push({ source: `${path}:${i + 2}`, certificate, creditCode: codeColumn >= 0 ? row[codeColumn]?.trim() || undefined : undefined });
+    const code = codeColumn >= 0 ? (row[codeColumn]?.trim() ?? '') : undefined;
+    items.push({ source: `${path}:${i + 2}`, certificate, ...(code ? { creditCode: code } : {}), ...(code === '' ? { creditCodeCellEmpty: true } : {}) });
   }
   return items;
 }

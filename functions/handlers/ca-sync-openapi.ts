@@ -1,3 +1,5 @@
+import { NOTICE_REASONS } from '../services/revocation.js';
+
 /** OpenAPI 3.1 description of the CA firm sync API, served at /api/ca/openapi.json. */
 const error = {
   type: 'object',
@@ -139,12 +141,12 @@ export const CA_SYNC_OPENAPI = {
         },
         responses: {
           '200': { description: 'per-item results', content: { 'application/json': { schema: { $ref: '#/components/schemas/ImportResponse' } } } },
-          ...errors('400', '401', '403', '409', '422'),
+          ...errors('400', '401', '403', '409', '413', '415', '422'),
         },
       },
       get: {
         summary: 'Find own certificates by serial number',
-        parameters: [{ name: 'serial', in: 'query', required: true, schema: { type: 'string' } }],
+        parameters: [{ name: 'serial', in: 'query', required: true, description: 'serial number in hex (leading zeros and 0x are ignored)', schema: { type: 'string' } }],
         responses: {
           '200': {
             description: 'matching certificates',
@@ -186,7 +188,12 @@ export const CA_SYNC_OPENAPI = {
                     maxItems: 200,
                     items: {
                       type: 'object',
-                      properties: { serial: { type: 'string' }, fingerprint: { type: 'string' }, reason: { type: 'string' }, revokedAt: { type: 'string', format: 'date-time', description: 'time of revocation, at most 5 minutes ahead of the server clock; the current time when omitted' } },
+                      properties: {
+                        serial: { type: 'string', pattern: '^(0[xX])?[0-9A-Fa-f]+$', description: 'serial number in hex' },
+                        fingerprint: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+                        reason: { enum: [...NOTICE_REASONS], description: 'RFC 5280 reason, unspecified when omitted; removeFromCRL and certificateHold are rejected because a stored revocation is permanent' },
+                        revokedAt: { type: 'string', format: 'date-time', description: 'time of revocation, not before the certificate\'s notBefore and at most 5 minutes ahead of the server clock; the current time when omitted' },
+                      },
                     },
                   },
                 },
@@ -196,7 +203,7 @@ export const CA_SYNC_OPENAPI = {
         },
         responses: {
           '200': { description: 'per-item results', content: { 'application/json': { schema: { $ref: '#/components/schemas/RevocationResponse' } } } },
-          ...errors('400', '401', '403', '409', '422'),
+          ...errors('400', '401', '403', '409', '413', '415', '422'),
         },
       },
     },

@@ -13,7 +13,7 @@ import { json, jsonBody, router, type HttpEvent, type Route } from '../lib/http.
 import { jsonTypeOf } from '../lib/json-type.js';
 import { subjectNameHash } from '../pki/certificate.js';
 import { caFirmOf, importCertificates, MAX_BATCH_ITEMS, type CaFirm, type ImportItem } from '../services/ca-sync.js';
-import { REVOCATION_REASONS, revokeBinding, type RevocationReason } from '../services/revocation.js';
+import { NOTICE_REASONS, revokeBinding, type RevocationReason } from '../services/revocation.js';
 import { CA_SYNC_OPENAPI } from './ca-sync-openapi.js';
 
 const SCOPE = 'ca:sync';
@@ -193,7 +193,13 @@ function checkNotice(item: Record<string, unknown>): RevocationNotice | ItemProb
   const invalid = (message: string) => problems.push({ code: 'FIELD_INVALID', message });
 
   const reason = (item.reason ?? 'unspecified') as RevocationReason;
-  if (!REVOCATION_REASONS.includes(reason)) invalid(`reason ${JSON.stringify(item.reason)} is not an RFC 5280 reason; use one of ${REVOCATION_REASONS.join(', ')}`);
+  if (reason === 'removeFromCRL') {
+    invalid('reason "removeFromCRL" means that a certificate is no longer revoked, and a revocation stored here cannot be withdrawn; send notices only for certificates revoked for good');
+  } else if (reason === 'certificateHold') {
+    invalid('reason "certificateHold" is a temporary suspension, and a revocation stored here is permanent; list the held certificate in your CRL or OCSP answers instead, which validation checks at every login');
+  } else if (!NOTICE_REASONS.includes(reason)) {
+    invalid(`reason ${JSON.stringify(item.reason)} is not an RFC 5280 reason; use one of ${NOTICE_REASONS.join(', ')}`);
+  }
 
   const now = new Date();
   let revokedAt = now;
@@ -261,6 +267,9 @@ async function revokeItem(firm: CaFirm, raw: unknown, index: number) {
     } catch (error) {
       return fail('FORBIDDEN_CA', (error as Error).message);
     }
+  }
+  if (notice.revokedAt.getTime() < Date.parse(binding.notBefore)) {
+    return fail('FIELD_INVALID', `revokedAt ${notice.revokedAt.toISOString()} is before the certificate's notBefore ${binding.notBefore}; send the time the CA revoked it`);
   }
   const outcome = await revokeBinding(binding.fingerprint, notice.reason, notice.revokedAt, `ca:${firm.clientId}`);
   if (outcome.state === 'not-bound') return { index, status: 'not-found', error: { code: 'CERTIFICATE_NOT_FOUND', message: `certificate ${binding.fingerprint} is no longer bound` } };

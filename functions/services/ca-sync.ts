@@ -96,6 +96,10 @@ export async function importCertificates(firm: CaFirm, items: ImportItem[], audi
       // Only paths to the firm's own profiles are checked, so a rejection never describes another firm's CA.
       const validated = await validateForService(leaf, chain, 'bind', { actor: `ca:${firm.clientId}`, anchorProfiles: firm.caProfiles });
       const located = locateCreditCode(leaf, validated.profile);
+      if (item.creditCode === undefined || item.creditCode === null || item.creditCode === '') {
+        results[index] = { index, status: 'rejected', fingerprint: fp, serial: who.serial, error: { code: 'FIELD_MISSING', message: `creditCode is missing; send the credit code the CA recorded for the enterprise (the certificate carries ${located.code})` } };
+        continue;
+      }
       if (located.code !== declared.code) {
         throw new CertificateRejected('CREDIT_CODE_MISMATCH', `certificate "${who.subject}" (serial ${who.serial}) carries credit code ${located.code} in its ${located.where}, but the item declares ${declared.code || JSON.stringify(item.creditCode)}`, who);
       }

@@ -6,6 +6,9 @@ import { markBindingRevoked } from './certificate-revocation.js';
 export type RevocationReason = Exclude<(typeof CRL_REASONS)[number], 'unused'>;
 export const REVOCATION_REASONS = CRL_REASONS.filter((reason): reason is RevocationReason => reason !== 'unused');
 
+/** RFC 5280 reasons accepted in a CA firm's revocation notice: the reasons of a permanent revocation. */
+export const NOTICE_REASONS: readonly RevocationReason[] = REVOCATION_REASONS.filter((reason) => reason !== 'removeFromCRL' && reason !== 'certificateHold');
+
 export type RevokeOutcome = { state: 'revoked'; binding: CertificateBinding } | { state: 'already-revoked'; binding: CertificateBinding } | { state: 'not-bound' };
 
 /**

@@ -380,6 +380,14 @@ describe('CA sync import', () => {
     expect(status.body.creditCodeFlagged).toBe(true);
   });
 
+  it('rejects an item without creditCode', async () => {
+    const code = randomCreditCode();
+    const holder = await issue(caA, code);
+    const response = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem }] }, { 'idempotency-key': key() });
+    expect(response.body.results[0].error.code).toBe('FIELD_MISSING');
+    expect(response.body.results[0].error.message).toContain(`creditCode is missing; send the credit code the CA recorded for the enterprise (the certificate carries ${code})`);
+  });
+
   it('rejects a failing check character otherwise', async () => {
     const code = withWrongCheck(randomCreditCode());
     const holder = await issue(caA, code);
@@ -512,6 +520,30 @@ describe('CA sync status and revocation', () => {
     expect(result.error.code).toBe('FIELD_INVALID');
     expect(result.error.message).toContain('reason "bored" is not an RFC 5280 reason');
     expect(result.error.message).toContain('revokedAt "yesterday" is not an ISO 8601 time');
+  });
+
+  it('rejects reasons that are not permanent', async () => {
+    const items = [
+      { serial: '01', reason: 'removeFromCRL' },
+      { serial: '01', reason: 'certificateHold' },
+    ];
+    const response = await firmA.request('POST', '/api/ca/revocations', { items }, { 'idempotency-key': key() });
+    const [remove, hold] = response.body.results;
+    expect(remove.error.code).toBe('FIELD_INVALID');
+    expect(remove.error.message).toContain('no longer revoked');
+    expect(hold.error.code).toBe('FIELD_INVALID');
+    expect(hold.error.message).toContain('temporary suspension');
+  });
+
+  it('rejects a revocation time before issuance', async () => {
+    const code = randomCreditCode();
+    const holder = await issue(caA, code);
+    const imported = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    const { fingerprint } = imported.body.results[0];
+    const response = await firmA.request('POST', '/api/ca/revocations', { items: [{ fingerprint, reason: 'keyCompromise', revokedAt: '1990-01-01T00:00:00Z' }] }, { 'idempotency-key': key() });
+    expect(response.body.results[0].error.code).toBe('FIELD_INVALID');
+    expect(response.body.results[0].error.message).toContain("before the certificate's notBefore");
+    expect((await getBinding(fingerprint))?.status).toBe('active');
   });
 
   it('rejects an unknown revocation reason', async () => {

@@ -74,6 +74,18 @@ describe('import CLI', () => {
     for (const pem of certs.slice(0, 6)) expect((await getBinding(fingerprint(parseCertificate(pem))))?.source).toBe('ca');
   });
 
+  it('rejects a CSV row with an empty creditCode', async () => {
+    const holder = await enterpriseHolder(ca, 'empty-cell', randomCreditCode());
+    const csv = join(work, 'empty-cell.csv');
+    await writeFile(csv, `certificate,creditCode\n"${holder.certPem}",\n`);
+    const rejects = join(work, 'empty-cell-rejects.csv');
+    const result = await importCli(['--state', join(work, 'empty-cell-state.json'), '--rejects', rejects, csv]);
+    expect(result.stdout).toMatch(/rejected\s+1 \(/);
+    expect(result.stdout).toContain('FIELD_MISSING: 1');
+    expect(await readFile(rejects, 'utf8')).toContain('the creditCode cell is empty');
+    expect(await getBinding(fingerprint(parseCertificate(holder.certPem)))).toBeUndefined();
+  });
+
   it('resumes without resending finished batches', async () => {
     const bundle = join(work, 'resume.pem');
     const fresh = [];

@@ -53,6 +53,8 @@ export function parseCrl(input: string | Uint8Array, what = 'CRL'): ParsedCrl {
   let der: Uint8Array;
   if (typeof input === 'string') {
     const pem = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/.exec(input);
+    const otherLabel = pem ? undefined : /-----BEGIN ([A-Z0-9 ]+)-----/.exec(input)?.[1];
+    if (otherLabel) throw new MalformedInput(what, `PEM label is ${otherLabel}, expected X509 CRL; send the CRL, not a ${otherLabel.toLowerCase()}`);
     der = base64ToBytes(pem ? pem[1] : input, what);
   } else {
     der = input;

@@ -9,6 +9,7 @@ import { log } from '../lib/log.js';
 import { nameToString, sha256Hex, spkiHash } from '../pki/certificate.js';
 import { MalformedInput } from '../pki/der.js';
 import { CRL_OID, checkCrlSignature, parseCrl, reasonName, type ParsedCrl } from '../pki/revocation.js';
+import { namesEqual } from '../pki/names.js';
 import { TrustStore, type CaProfile, type CaStatus } from '../pki/trust-store.js';
 import { markBindingRevoked } from './certificate-revocation.js';
 
@@ -161,7 +162,9 @@ export function verifyProfileCrl(profile: CaProfile, parsed: ParsedCrl, now: Dat
   const signer = checkCrlSignature(parsed, candidates, profile);
   const issuer = nameToString(parsed.crl.issuer);
   if (!signer) {
-    throw new CrlRejected(`the CRL of "${issuer}" is not signed by any CA certificate of profile ${profile.id} (or uses an algorithm it does not allow); a forged or foreign CRL is rejected`);
+    const named = candidates.some((cert) => namesEqual(cert.subject, parsed.crl.issuer));
+    const hint = named ? '' : `; no CA certificate of the profile is named "${issuer}", so if it is an issuing CA under the profile's anchors, add its certificate to the profile's intermediates`;
+    throw new CrlRejected(`the CRL of "${issuer}" is not signed by any CA certificate of profile ${profile.id} (or uses an algorithm it does not allow); a forged or foreign CRL is rejected${hint}`);
   }
   const nextUpdate = parsed.crl.nextUpdate?.value;
   if (!nextUpdate) throw new CrlRejected('the CRL has no nextUpdate; a CRL must say when the next one is due');

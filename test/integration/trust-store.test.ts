@@ -288,6 +288,20 @@ describe('forged CRL', () => {
     expect(response.body.error).toBe('CRL_INVALID');
   });
 
+  it('names the PEM label of a non-CRL push', async () => {
+    const response = await admin('/ca-profiles/honest-ca/crls', { crl: ca.certPem });
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe('CRL_INVALID');
+    expect(response.body.message).toContain('PEM label is CERTIFICATE, expected X509 CRL');
+  });
+
+  it('suggests adding an issuing CA missing from the profile', async () => {
+    const issuing = await issueIntermediateCa(ca, await tempDir(), 'Honest Issuing CA');
+    const response = await admin('/ca-profiles/honest-ca/crls', { crl: Buffer.from(await generateCrl(issuing)).toString('base64') });
+    expect(response.status).toBe(422);
+    expect(response.body.message).toContain("add its certificate to the profile's intermediates");
+  });
+
   it('validates once the honest CRL is pushed', async () => {
     const pushed = await admin('/ca-profiles/honest-ca/crls', { crl: Buffer.from(await generateCrl(ca)).toString('base64') });
     expect(pushed.status).toBe(201);

@@ -2,23 +2,30 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type * as pkijs from 'pkijs';
 import { certificatePem } from '../pki/pem.js';
-import { parseCertificate, parseCertificates } from '../pki/der.js';
+import { fingerprint } from '../pki/certificate.js';
+import { MalformedInput, parseCertificate, parseCertificates } from '../pki/der.js';
+import { CertificateRejected } from '../pki/reasons.js';
 import { parseCrl, StaticRevocationSource, type ParsedCrl, type RevocationSource } from '../pki/revocation.js';
 import { TrustStore, defaultProfile, type CaProfile } from '../pki/trust-store.js';
 import type { Usage } from '../pki/validate.js';
-import { reportText, verifyCertificate } from './verify.js';
+import { malformedReport, rejectedReport, reportText, verifyCertificate, type VerifyReport } from './verify.js';
 
 const USAGE = `Usage: npm run cert -- verify --cert FILE [options]
 
 Validates a certificate with the service's own path validation and prints the
 verdict, the path it built and the reason code.
 
-  --cert FILE          certificate to check (PEM or DER)
+  --cert FILE          certificate to check (PEM or DER), one only: the service
+                       rejects a bundle as MALFORMED, so put the intermediates
+                       in a --chain file
   --chain FILE         intermediate certificates sent with it (PEM bundle); repeatable
   --trust-store live   use the stored trust store and revocation data (needs
                        DYNAMODB_ENDPOINT or AWS credentials, and TABLE_NAME)
   --profile FILE       a CA profile as JSON (the admin API's format); repeatable
   --anchor FILE        a trust anchor (PEM); builds a default profile; repeatable
+  --sm2-signer-id ID   SM2 signer ID of the --anchor profile (default
+                       1234567812345678, the GM/T 0009 default); a CA that signs
+                       under another ID fails with PATH_INVALID without it
   --crl FILE           a CRL (PEM or DER) to use as revocation data; repeatable
   --fetch-crls         also fetch CRLs from the certificates' distribution points
   --ocsp               ask the OCSP responder that a --profile file names
@@ -29,12 +36,22 @@ verdict, the path it built and the reason code.
                        cannot be established (failPolicy "open"; the default
                        "closed" rejects it with REVOCATION_UNKNOWN)
   --at TIME            validation time, ISO 8601 (default: now)
-  --usage USAGE        bind, login or path (RFC 5280 rules only); default login
+  --usage USAGE        bind, login or path (RFC 5280 rules only); default login.
+                       bind also finds the credit code as binding does
+                       (CREDIT_CODE_MISSING, CREDIT_CODE_INVALID unless the CA
+                       profile allows a wrong check character) and prints it.
+                       With --trust-store live, login also needs an active
+                       binding (NOT_BOUND, BINDING_REVOKED) and prints its credit
+                       code, and bind rejects a certificate whose binding was
+                       revoked; with files, bindings are not checked
   --cms FILE           a CMS signature (DER or base64) to verify with the certificate
   --content FILE       the signed content for --cms
   --json               print the report as JSON
 
-Exit status: 0 valid, 1 rejected, 2 invalid invocation.`;
+A certificate or chain file that cannot be parsed is rejected as MALFORMED,
+as the service rejects it.
+
+Exit status: 0 valid, 1 rejected, 2 invalid invocation or an unreadable file.`;
 
 /** An invalid invocation: the message is printed with the usage text. */
 class UsageError extends Error {}
@@ -56,7 +73,7 @@ function certificatesFrom(bytes: Uint8Array, what: string): pkijs.Certificate[] 
   return text.includes('-----BEGIN') ? parseCertificates(text, what) : [parseCertificate(bytes, what)];
 }
 
-async function fileProfiles(values: { profile?: string[]; anchor?: string[]; 'ocsp-url'?: string; 'fail-open'?: boolean }): Promise<CaProfile[]> {
+async function fileProfiles(values: { profile?: string[]; anchor?: string[]; 'ocsp-url'?: string; 'fail-open'?: boolean; 'sm2-signer-id'?: string }): Promise<CaProfile[]> {
   const profiles: CaProfile[] = [];
   const { parseCaProfileInput } = await import('../services/ca-profile-input.js');
   for (const path of values.profile ?? []) {
@@ -73,11 +90,17 @@ async function fileProfiles(values: { profile?: string[]; anchor?: string[]; 'oc
   if (anchorPems.length > 0) {
     const profile = defaultProfile('files', 'Anchors given on the command line', anchorPems);
     if (values['ocsp-url']) {
-      const { parseCaProfileInput } = await import('../services/ca-profile-input.js');
       try {
         profile.revocation = parseCaProfileInput({ id: 'files', name: profile.name, anchors: anchorPems, revocation: { ocspUrl: values['ocsp-url'] } }).revocation;
       } catch (error) {
         throw new UsageError(`--ocsp-url: ${(error as Error).message}`);
+      }
+    }
+    if (values['sm2-signer-id'] !== undefined) {
+      try {
+        profile.sm2SignerId = parseCaProfileInput({ id: 'files', name: profile.name, anchors: anchorPems, sm2SignerId: values['sm2-signer-id'] }).sm2SignerId;
+      } catch (error) {
+        throw new UsageError(`--sm2-signer-id: ${(error as Error).message}`);
       }
     }
     if (values['fail-open']) profile.revocation = { ...profile.revocation, failPolicy: 'open' };
@@ -129,6 +152,7 @@ export async function main(argv: string[]): Promise<number> {
       ocsp: { type: 'boolean' },
       'ocsp-url': { type: 'string' },
       'fail-open': { type: 'boolean' },
+      'sm2-signer-id': { type: 'string' },
       at: { type: 'string' },
       usage: { type: 'string' },
       cms: { type: 'string' },
@@ -150,11 +174,14 @@ export async function main(argv: string[]): Promise<number> {
     throw new UsageError('--trust-store live reads the service table: set DYNAMODB_ENDPOINT and TABLE_NAME (for the local service, from .data/service.json), or AWS_REGION and TABLE_NAME for AWS');
   }
   if (values['fail-open'] && !values.anchor) throw new UsageError('--fail-open sets the fail policy of the --anchor profile; give --anchor, or set revocation.failPolicy in the --profile file');
+  if (values['sm2-signer-id'] !== undefined && !values.anchor) {
+    throw new UsageError('--sm2-signer-id sets the SM2 signer ID of the --anchor profile; give --anchor, or set sm2SignerId in the --profile file');
+  }
   if (values['ocsp-url'] && !values.anchor) throw new UsageError('--ocsp-url sets the responder of the --anchor profile; give --anchor, or put revocation.ocspUrl in the --profile file and use --ocsp');
 
-  const leaf = certificatesFrom(await readInput(values.cert), values.cert)[0];
-  const chain = (await Promise.all((values.chain ?? []).map(async (path) => certificatesFrom(await readInput(path), path)))).flat();
-  const crls = await Promise.all((values.crl ?? []).map(async (path) => parseCrl(await readInput(path), path)));
+  const leafBytes = await readInput(values.cert);
+  const chainFiles = await Promise.all((values.chain ?? []).map(async (path) => ({ path, bytes: await readInput(path) })));
+  const crls = await Promise.all((values.crl ?? []).map(async (path) => crlFrom(await readInput(path), path)));
   const sources: RevocationSource[] = [new StaticRevocationSource(crls)];
 
   let store: TrustStore;
@@ -185,27 +212,80 @@ export async function main(argv: string[]): Promise<number> {
       });
     }
   }
+  let leaf: pkijs.Certificate;
+  let chain: pkijs.Certificate[];
+  try {
+    leaf = leafFrom(leafBytes, values.cert);
+    chain = chainFiles.flatMap(({ path, bytes }) => certificatesFrom(bytes, path));
+  } catch (error) {
+    if (!(error instanceof MalformedInput)) throw error;
+    return printReport(malformedReport(error, at, usage), values.json);
+  }
   const cms = values.cms
     ? { signature: decodeSignature(await readInput(values.cms)), content: await readInput(values.content!) }
     : undefined;
   let report = await verifyCertificate({ leaf, chain, store, revocation: new CombinedRevocationSource(sources), at, usage, cms });
-  if (values['trust-store'] === 'live' && report.verdict === 'valid') {
-    // Login also refuses a certificate whose binding was revoked (by its CA firm's notice, say), so the CLI does too.
-    const { getBinding } = await import('../db/certificates.js');
-    const binding = await getBinding(report.path[0].sha256);
-    if (binding?.status === 'revoked') {
-      const { REJECTION_TEXT } = await import('../pki/reasons.js');
-      report = {
-        ...report,
-        verdict: 'rejected',
-        code: 'BINDING_REVOKED',
-        message: `the binding of this certificate to ${binding.creditCode} was revoked on ${binding.revokedAt ?? 'an earlier date'}${binding.revocationReason ? ` (${binding.revocationReason})` : ''}`,
-        explanation: REJECTION_TEXT.BINDING_REVOKED,
-      };
-    }
-  }
-  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${reportText(report)}\n`);
+  if (values['trust-store'] === 'live' && report.verdict === 'valid') report = await checkBinding(report, leaf, usage);
+  const signatureFailed = report.code === 'PATH_INVALID' || report.code === 'SIGNATURE_INVALID';
+  if (signatureFailed && report.message?.includes('signer ID')) report.hint = SM2_SIGNER_ID_HINT;
+  return printReport(report, values.json);
+}
+
+const SM2_SIGNER_ID_HINT =
+  'if the CA signs under another SM2 signer ID, give that ID with --sm2-signer-id (for --anchor) or as sm2SignerId in a --profile FILE; for --trust-store live, correct sm2SignerId in the CA profile';
+
+/** Print a report on standard output and return the exit status for its verdict. */
+function printReport(report: VerifyReport, json: boolean | undefined): number {
+  process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${reportText(report)}\n`);
   return report.verdict === 'valid' ? 0 : 1;
+}
+
+/**
+ * Apply the binding checks of the service to a valid report: login needs an
+ * active binding and uses its credit code, and bind rejects a certificate whose
+ * earlier binding was revoked. Path usage has no binding rules.
+ */
+async function checkBinding(report: VerifyReport, leaf: pkijs.Certificate, usage: Usage): Promise<VerifyReport> {
+  try {
+    if (usage === 'login') {
+      const { activeBindingForLogin } = await import('../services/certificate-login.js');
+      const binding = await activeBindingForLogin(leaf);
+      return { ...report, creditCode: { code: binding.creditCode, where: 'binding', checkCharacterValid: !binding.creditCodeFlagged } };
+    }
+    if (usage === 'bind') {
+      const { getBinding } = await import('../db/certificates.js');
+      const { rejectRevokedBinding } = await import('../services/binding.js');
+      const existing = await getBinding(fingerprint(leaf));
+      if (existing) rejectRevokedBinding(existing);
+    }
+    return report;
+  } catch (error) {
+    if (error instanceof CertificateRejected) return rejectedReport(report, error);
+    throw error;
+  }
+}
+
+/**
+ * Parse the certificate to check as the service parses its certificate field.
+ * A file with several PEM blocks is rejected, as the service rejects it.
+ */
+function leafFrom(bytes: Uint8Array, path: string): pkijs.Certificate {
+  const text = Buffer.from(bytes).toString('latin1');
+  if (!text.includes('-----BEGIN')) return parseCertificate(bytes, path);
+  const blocks = text.match(/-----BEGIN [A-Z0-9 ]+-----/g) ?? [];
+  if (blocks.length > 1) {
+    throw new MalformedInput(path, `it contains ${blocks.length} PEM blocks; the service takes one certificate and the others as the chain, so put the certificate alone in --cert and the others in a file for --chain`);
+  }
+  return parseCertificate(text, path);
+}
+
+/** Parse a CRL file as PEM (-----BEGIN X509 CRL-----) or DER. */
+function crlFrom(bytes: Uint8Array, path: string): ParsedCrl {
+  const text = Buffer.from(bytes).toString('latin1');
+  const label = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(text)?.[1];
+  if (label === undefined) return parseCrl(bytes, path);
+  if (label !== 'X509 CRL') throw new MalformedInput(path, `PEM label is ${label}, expected X509 CRL`);
+  return parseCrl(text, path);
 }
 
 /** A signature file as DER, or base64 text of it. */

@@ -60,7 +60,9 @@ export async function verifyChallengeSignature(
     });
   try {
     if (format === 'raw') {
-      if (!verifyRaw(cert, message, signature, sm2SignerId)) throw fail('SIGNATURE_INVALID', 'the signature does not verify over the challenge with this certificate’s key');
+      if (!verifyRaw(cert, message, signature, sm2SignerId)) {
+        throw fail('SIGNATURE_INVALID', `the signature does not verify over the challenge with this certificate’s key${signerIdNote(cert, sm2SignerId)}`);
+      }
       return;
     }
     if (format === 'cms') {
@@ -72,6 +74,16 @@ export async function verifyChallengeSignature(
   } catch (error) {
     if (error instanceof MalformedInput) throw fail('MALFORMED', error.message);
     if (error instanceof UnsupportedAlgorithm) throw fail('SIGNATURE_INVALID', error.message);
+    throw error;
+  }
+}
+
+/** Name the SM2 signer ID that was used when the key is an SM2 key, because a signature under another ID fails like a wrong signature. */
+function signerIdNote(cert: pkijs.Certificate, sm2SignerId: string): string {
+  try {
+    return publicKeyDetails(cert.subjectPublicKeyInfo).type === 'sm2' ? ` (checked as SM2 with SM3 under signer ID "${sm2SignerId}")` : '';
+  } catch (error) {
+    if (error instanceof UnsupportedAlgorithm) return '';
     throw error;
   }
 }
@@ -157,7 +169,7 @@ function verifyCms(cert: pkijs.Certificate, message: Uint8Array, der: Uint8Array
     digestOid,
     sm2SignerId,
   });
-  return valid ? undefined : 'the CMS signature does not verify with this certificate’s key';
+  return valid ? undefined : `the CMS signature does not verify with this certificate’s key${signerIdNote(cert, sm2SignerId)}`;
 }
 
 function signerMatches(signer: pkijs.SignerInfo, cert: pkijs.Certificate): boolean {

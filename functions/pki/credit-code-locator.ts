@@ -16,32 +16,48 @@ export interface LocatedCreditCode {
   where: string;
 }
 
+/** A credit code found in a certificate, before the CA profile's rule on check characters is applied. */
+export interface FoundCreditCode {
+  code: string;
+  checkValid: boolean;
+  where: string;
+  /** Reason the check character fails, when it does. */
+  checkProblem?: string;
+}
+
 /**
- * Find the Unified Social Credit Code in a certificate, where the CA profile
- * says it is. Text around the code (a prefix such as "CN-", the company name in
- * a CN) is skipped by searching for an 18-character run of the code alphabet.
+ * Find the first credit code in the places the CA profile names, valid or
+ * with a wrong check character. Text around the code (a prefix such as "CN-",
+ * the company name in a CN) is skipped by searching for an 18-character run of
+ * the code alphabet. Returns undefined when no place contains a code.
  */
-export function locateCreditCode(cert: pkijs.Certificate, profile: Pick<CaProfile, 'creditCodeLocation' | 'creditCodePattern' | 'allowInvalidCheckCharacter' | 'id'>): LocatedCreditCode {
-  const candidates = candidateValues(cert, profile);
-  for (const { where, value } of candidates) {
+export function findCreditCode(cert: pkijs.Certificate, profile: Pick<CaProfile, 'creditCodeLocation' | 'creditCodePattern'>): FoundCreditCode | undefined {
+  for (const { where, value } of candidateValues(cert, profile)) {
     const code = extract(value.toUpperCase(), profile.creditCodePattern);
     if (!code) continue;
     const check = checkCreditCode(code);
     if (check.valid) return { code, checkValid: true, where };
-    if (check.reason === 'check') {
-      if (profile.allowInvalidCheckCharacter) return { code, checkValid: false, where };
-      throw new CertificateRejected(
-        'CREDIT_CODE_INVALID',
-        `certificate "${nameToString(cert.subject)}" (serial ${serialHex(cert)}): ${check.message}`,
-        { subject: nameToString(cert.subject), serial: serialHex(cert) },
-      );
-    }
+    if (check.reason === 'check') return { code, checkValid: false, where, checkProblem: check.message };
   }
-  throw new CertificateRejected(
-    'CREDIT_CODE_MISSING',
-    `certificate "${nameToString(cert.subject)}" (serial ${serialHex(cert)}): no 18-character credit code found in ${describeLocation(profile)}`,
-    { subject: nameToString(cert.subject), serial: serialHex(cert) },
-  );
+  return undefined;
+}
+
+/**
+ * Find the Unified Social Credit Code in a certificate, in the place the CA profile
+ * names, as binding and CA imports do. Throws CertificateRejected with
+ * CREDIT_CODE_MISSING when there is none, and with CREDIT_CODE_INVALID when its
+ * check character is wrong and the profile does not allow that.
+ */
+export function locateCreditCode(cert: pkijs.Certificate, profile: Pick<CaProfile, 'creditCodeLocation' | 'creditCodePattern' | 'allowInvalidCheckCharacter' | 'id'>): LocatedCreditCode {
+  const found = findCreditCode(cert, profile);
+  const certificate = { subject: nameToString(cert.subject), serial: serialHex(cert) };
+  if (!found) {
+    throw new CertificateRejected('CREDIT_CODE_MISSING', `certificate "${certificate.subject}" (serial ${certificate.serial}): no 18-character credit code found in ${describeLocation(profile)}`, certificate);
+  }
+  if (!found.checkValid && !profile.allowInvalidCheckCharacter) {
+    throw new CertificateRejected('CREDIT_CODE_INVALID', `certificate "${certificate.subject}" (serial ${certificate.serial}), ${found.where}: ${found.checkProblem}`, certificate);
+  }
+  return { code: found.code, checkValid: found.checkValid, where: found.where };
 }
 
 function extract(value: string, pattern?: string): string | undefined {

@@ -264,7 +264,11 @@ function checkSignature(cert: pkijs.Certificate, issuer: pkijs.Certificate, prof
     if (!(error instanceof UnsupportedAlgorithm)) throw error;
     throw reject('ALGORITHM_NOT_ALLOWED', cert, error.message);
   }
-  if (!valid) throw reject('PATH_INVALID', cert, `its signature does not verify with the key of "${nameToString(issuer.subject)}"`);
+  if (!valid) {
+    // An SM2 signature verifies only under the signer ID the CA signed with, so a wrong sm2SignerId looks like a bad signature.
+    const signerId = algorithm === ALGORITHM_OID.sm2WithSm3 ? ` under SM2 signer ID "${profile.sm2SignerId}" (sm2SignerId of CA profile "${profile.id}")` : '';
+    throw reject('PATH_INVALID', cert, `its signature does not verify with the key of "${nameToString(issuer.subject)}"${signerId}`);
+  }
 }
 
 /** How often the same accepted unknown revocation status is logged again, per CA and certificate. */

@@ -104,12 +104,16 @@ function detailsConfirmedAfterBinding(enterprise: Enterprise, firstBinding: bool
 
 /** Report a certificate that is already bound; `enterprise` is read after the binding, so it is current. */
 function alreadyBound(existing: CertificateBinding, enterprise: Enterprise | undefined): BindResult {
-  if (existing.status !== 'active') {
-    throw new CertificateRejected('BINDING_REVOKED', `certificate "${existing.subject}" (serial ${existing.serial}) was revoked on ${existing.revokedAt ?? 'an earlier date'} and cannot be bound again`, {
-      subject: existing.subject,
-      serial: existing.serial,
-    });
-  }
+  rejectRevokedBinding(existing);
   if (!enterprise) throw new Error(`binding ${existing.fingerprint} points to missing enterprise ${existing.creditCode}`);
   return { enterprise, binding: existing, created: false };
+}
+
+/** Reject binding a certificate again after its binding was revoked. An active binding passes. */
+export function rejectRevokedBinding(existing: CertificateBinding): void {
+  if (existing.status === 'active') return;
+  throw new CertificateRejected('BINDING_REVOKED', `certificate "${existing.subject}" (serial ${existing.serial}) was revoked on ${existing.revokedAt ?? 'an earlier date'} and cannot be bound again`, {
+    subject: existing.subject,
+    serial: existing.serial,
+  });
 }

@@ -1,3 +1,4 @@
+import type * as pkijs from 'pkijs';
 import { getBinding } from '../db/certificates.js';
 import { getEnterpriseForClaims, type Enterprise } from '../db/enterprises.js';
 import type { CertificateBinding } from '../db/certificates.js';
@@ -32,6 +33,15 @@ export async function loginWithCertificate(interactionId: string, body: Record<s
     usage: 'login',
     actor: `login:${interactionId}`,
   });
+  const binding = await activeBindingForLogin(leaf);
+  const enterprise = await getEnterpriseForClaims(binding.creditCode);
+  if (!enterprise) throw new Error(`binding ${binding.fingerprint} points to missing enterprise ${binding.creditCode}`);
+  if (!target) throw new Error('the login challenge was not checked');
+  return { enterprise, binding, target };
+}
+
+/** Read the active binding that a login with `leaf` uses. Throws CertificateRejected with NOT_BOUND or BINDING_REVOKED when there is none. */
+export async function activeBindingForLogin(leaf: pkijs.Certificate): Promise<CertificateBinding> {
   const who = { subject: nameToString(leaf.subject), serial: serialHex(leaf) };
   const binding = await getBinding(fingerprint(leaf));
   if (!binding) {
@@ -40,8 +50,5 @@ export async function loginWithCertificate(interactionId: string, body: Record<s
   if (binding.status !== 'active') {
     throw new CertificateRejected('BINDING_REVOKED', `certificate "${who.subject}" (serial ${who.serial}) was revoked${binding.revocationReason ? ` (${binding.revocationReason})` : ''}`, who);
   }
-  const enterprise = await getEnterpriseForClaims(binding.creditCode);
-  if (!enterprise) throw new Error(`binding ${binding.fingerprint} points to missing enterprise ${binding.creditCode}`);
-  if (!target) throw new Error('the login challenge was not checked');
-  return { enterprise, binding, target };
+  return binding;
 }

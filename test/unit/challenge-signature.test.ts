@@ -79,5 +79,22 @@ describe('challenge signature input checks', () => {
     const signature = await signRaw(holder.keyPem, CHALLENGE, 'sm2');
     const error = await rejection(verifyChallengeSignature(parseCertificate(holder.certPem), encode(CHALLENGE), bytes(signature), 'raw', ''));
     expect(error.code).toBe('SIGNATURE_INVALID');
+    expect(error.message).toContain('checked as SM2 with SM3 under signer ID ""');
+  });
+
+  it('names the SM2 signer ID for CMS', async () => {
+    const holder = holders.get('sm2')!;
+    const cms = await cmsFor('sm2', CHALLENGE);
+    const error = await rejection(verifyChallengeSignature(parseCertificate(holder.certPem), encode(CHALLENGE), bytes(cms), 'cms', 'ALICE123@YAHOO.COM'));
+    expect(error.code).toBe('SIGNATURE_INVALID');
+    expect(error.message).toContain('under signer ID "ALICE123@YAHOO.COM"');
+  });
+
+  it('names no signer ID for ECDSA', async () => {
+    const holder = holders.get('ec')!;
+    const signature = await signRaw(holder.keyPem, CHALLENGE.replace('nonce=abc', 'nonce=abd'), 'ec');
+    const error = await rejection(verifyChallengeSignature(parseCertificate(holder.certPem), encode(CHALLENGE), bytes(signature), 'raw'));
+    expect(error.code).toBe('SIGNATURE_INVALID');
+    expect(error.message).not.toContain('signer ID');
   });
 });

@@ -77,7 +77,7 @@ describe('cert verify errors', () => {
     expect(text).not.toContain('Usage:');
   });
 
-  it('prints one line for a malformed file', async () => {
+  it('prints one line for a malformed anchor', async () => {
     const dir = await tempDir();
     const malformed = join(dir, 'broken.pem');
     await writeFile(malformed, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');

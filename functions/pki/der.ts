@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { readCertificate } from './certificate-reader.js';
 
 /** Input that could not be read as a certificate; `detail` explains why. */
 export class MalformedInput extends Error {
@@ -55,16 +56,43 @@ export function parseCertificate(input: string | Uint8Array, what = 'certificate
   const key = digest.toString('base64');
   const cached = parsedCertificates.get(key);
   if (cached) return cached;
-  const { bytes, value } = decodeSingleDer(der, what);
+  const bytes = checkedCopy(der, what);
+  const sha256 = digest.toString('hex');
+  // Certificates of the common shape are read without decoding the whole value;
+  // readCertificate returns undefined for the rest, which take the general path.
+  const read = readCertificate(bytes);
+  let cert: pkijs.Certificate;
+  if (read) {
+    cert = read.certificate;
+    originalBytes.set(cert, { der: bytes, sha256, innerSignatureAlgorithm: read.innerSignatureAlgorithm, outerSignatureAlgorithm: read.outerSignatureAlgorithm });
+    originalSpki.set(cert.subjectPublicKeyInfo, read.subjectPublicKeyInfo);
+  } else {
+    cert = certificateFromSchema(bytes, what, sha256);
+  }
+  if (parsedCertificates.size >= MAX_PARSED_CERTIFICATES) parsedCertificates.clear();
+  parsedCertificates.set(key, cert);
+  return cert;
+}
+
+/**
+ * Parse a certificate by decoding all of it with asn1js and matching it
+ * against the pkijs Certificate schema: the general path of parseCertificate,
+ * exported so that tests can compare both paths. Uses no cache.
+ */
+export function parseCertificateBySchema(der: Uint8Array, what = 'certificate'): pkijs.Certificate {
+  return certificateFromSchema(checkedCopy(der, what), what, createHash('sha256').update(der).digest('hex'));
+}
+
+/** Build a certificate from `bytes`, which have passed the canonical-DER check and belong to the caller. */
+function certificateFromSchema(bytes: Uint8Array, what: string, sha256: string): pkijs.Certificate {
+  const value = decodeChecked(bytes, what);
   let cert: pkijs.Certificate;
   try {
     cert = new pkijs.Certificate({ schema: value });
   } catch (error) {
     throw new MalformedInput(what, `not an X.509 certificate (${(error as Error).message})`);
   }
-  rememberBytes(cert, value, bytes, digest.toString('hex'));
-  if (parsedCertificates.size >= MAX_PARSED_CERTIFICATES) parsedCertificates.clear();
-  parsedCertificates.set(key, cert);
+  rememberBytes(cert, value, bytes, sha256);
   return cert;
 }
 
@@ -128,13 +156,24 @@ export function parseSingleDer(der: Uint8Array, what: string): asn1js.AsnType {
 
 /** Decode as parseSingleDer does, and also return the copy of the input that the asn1js values point into. */
 function decodeSingleDer(der: Uint8Array, what: string): { bytes: Uint8Array; value: asn1js.AsnType } {
+  const bytes = checkedCopy(der, what);
+  return { bytes, value: decodeChecked(bytes, what) };
+}
+
+/** Copy `der` and check that the copy is exactly one value in canonical DER. Decoders may keep views into the copy. */
+function checkedCopy(der: Uint8Array, what: string): Uint8Array {
   if (der.byteLength === 0) throw new MalformedInput(what, 'it is empty');
   const view = new Uint8Array(der);
   const end = checkDerElement(view, 0, view.byteLength, 0, what);
   if (end !== view.byteLength) throw new MalformedInput(what, `${view.byteLength - end} trailing byte(s) after the DER value`);
+  return view;
+}
+
+/** Decode a value that checkedCopy has returned into asn1js objects that point into it. */
+function decodeChecked(view: Uint8Array, what: string): asn1js.AsnType {
   let parsed: ReturnType<typeof asn1js.fromBER>;
   try {
-    // view is this function's own copy, so asn1js may keep views into it. The
+    // view is the caller's own copy, so asn1js may keep views into it. The
     // contents of OCTET and BIT STRINGs are not decoded speculatively: pkijs
     // decodes the ones it needs (extension values, keys) itself.
     parsed = asn1js.fromBER(view, { copyInput: false, parseEmbedded: false });
@@ -146,7 +185,7 @@ function decodeSingleDer(der: Uint8Array, what: string): { bytes: Uint8Array; va
   if (parsed.offset !== view.byteLength) {
     throw new MalformedInput(what, `${view.byteLength - parsed.offset} trailing byte(s) after the DER value`);
   }
-  return { bytes: view, value: parsed.result };
+  return parsed.result;
 }
 
 /** Maximum nesting of constructed values. X.509 certificates and CRLs nest far less deeply. */

@@ -185,9 +185,11 @@ class CertificateReader {
       const parts = this.children(this.require(item, TAG.sequence));
       if (parts.length !== 2 && parts.length !== 3) throw uncommon;
       const critical = parts.length === 3 ? this.boolean(parts[1]) : false;
-      const extension = new pkijs.Extension({ extnID: this.objectIdentifier(parts[0]), critical });
-      extension.extnValue = this.decode(this.require(parts[parts.length - 1], TAG.octetString)) as asn1js.OctetString;
-      return extension;
+      const extnValue = this.decode(this.require(parts[parts.length - 1], TAG.octetString)) as asn1js.OctetString;
+      // The Extension constructor builds a default extnValue that would be replaced at once, so the
+      // fields are set on a bare instance, in the constructor's order. Extension has no other fields.
+      const extension: pkijs.Extension = Object.create(pkijs.Extension.prototype);
+      return Object.assign(extension, { extnID: this.objectIdentifier(parts[0]), critical, extnValue });
     });
   }
 

@@ -207,11 +207,8 @@ const PRIMITIVE_ONLY_TAGS = new Set([1, 2, 3, 4, 5, 6, 9, 10, 12, 13, 18, 19, 20
  * cost about as much as the decoding itself.
  */
 function checkDerElement(bytes: Uint8Array, offset: number, limit: number, depth: number, what: string): number {
-  const fail = (detail: string): never => {
-    throw new MalformedInput(what, `the encoding is not canonical DER: ${detail} (element at byte ${offset})`);
-  };
-  if (depth > MAX_DER_DEPTH) fail(`values are nested more than ${MAX_DER_DEPTH} levels deep`);
-  if (offset >= limit) fail('the value is truncated');
+  if (depth > MAX_DER_DEPTH) notCanonical(what, offset, `values are nested more than ${MAX_DER_DEPTH} levels deep`);
+  if (offset >= limit) notCanonical(what, offset, 'the value is truncated');
   const identifier = bytes[offset];
   const constructed = (identifier & 0x20) !== 0;
   const tagClass = identifier >> 6;
@@ -220,40 +217,40 @@ function checkDerElement(bytes: Uint8Array, offset: number, limit: number, depth
   if (tagNumber === 0x1f) {
     tagNumber = 0;
     for (let count = 0; ; count += 1) {
-      if (position >= limit) fail('the tag is truncated');
+      if (position >= limit) notCanonical(what, offset, 'the tag is truncated');
       const byte = bytes[position++];
-      if (count === 0 && byte === 0x80) fail('the tag number has a leading zero');
-      if (count >= 3) fail('the tag number is too large');
+      if (count === 0 && byte === 0x80) notCanonical(what, offset, 'the tag number has a leading zero');
+      if (count >= 3) notCanonical(what, offset, 'the tag number is too large');
       tagNumber = tagNumber * 128 + (byte & 0x7f);
       if ((byte & 0x80) === 0) break;
     }
-    if (tagNumber < 0x1f) fail(`tag number ${tagNumber} is in the long form`);
+    if (tagNumber < 0x1f) notCanonical(what, offset, `tag number ${tagNumber} is in the long form`);
   }
   if (tagClass === 0) {
-    if (tagNumber === 0) fail('universal tag 0 (end-of-contents) appears');
-    if (constructed && PRIMITIVE_ONLY_TAGS.has(tagNumber)) fail(`universal tag ${tagNumber} is constructed`);
-    if (!constructed && (tagNumber === 16 || tagNumber === 17)) fail(`universal tag ${tagNumber} (SEQUENCE or SET) is primitive`);
+    if (tagNumber === 0) notCanonical(what, offset, 'universal tag 0 (end-of-contents) appears');
+    if (constructed && PRIMITIVE_ONLY_TAGS.has(tagNumber)) notCanonical(what, offset, `universal tag ${tagNumber} is constructed`);
+    if (!constructed && (tagNumber === 16 || tagNumber === 17)) notCanonical(what, offset, `universal tag ${tagNumber} (SEQUENCE or SET) is primitive`);
   }
-  if (position >= limit) fail('the length is truncated');
+  if (position >= limit) notCanonical(what, offset, 'the length is truncated');
   const first = bytes[position++];
   let length = first;
-  if (first === 0x80) fail('the length is indefinite');
+  if (first === 0x80) notCanonical(what, offset, 'the length is indefinite');
   if (first > 0x80) {
     const count = first & 0x7f;
-    if (count > 4) fail(`the length takes ${count} bytes`);
-    if (position + count > limit) fail('the length is truncated');
-    if (bytes[position] === 0) fail('the length has a leading zero byte');
+    if (count > 4) notCanonical(what, offset, `the length takes ${count} bytes`);
+    if (position + count > limit) notCanonical(what, offset, 'the length is truncated');
+    if (bytes[position] === 0) notCanonical(what, offset, 'the length has a leading zero byte');
     length = 0;
     for (let i = 0; i < count; i += 1) length = length * 256 + bytes[position++];
-    if (length < 0x80) fail(`length ${length} is in the long form`);
+    if (length < 0x80) notCanonical(what, offset, `length ${length} is in the long form`);
   }
   const end = position + length;
-  if (end > limit) fail(`the length ${length} runs past the end of the enclosing value`);
+  if (end > limit) notCanonical(what, offset, `the length ${length} runs past the end of the enclosing value`);
   if (tagClass === 0) {
-    if (tagNumber === 1 && length !== 1) fail(`a BOOLEAN has ${length} content bytes`);
-    if (tagNumber === 5 && length !== 0) fail(`a NULL has ${length} content bytes`);
-    if (tagNumber === 3 && (length === 0 || bytes[position] > 7 || (length === 1 && bytes[position] !== 0))) fail('a BIT STRING has an invalid unused-bits count');
-    if (tagNumber === 6 || tagNumber === 13) checkObjectIdentifier(bytes, position, end, fail);
+    if (tagNumber === 1 && length !== 1) notCanonical(what, offset, `a BOOLEAN has ${length} content bytes`);
+    if (tagNumber === 5 && length !== 0) notCanonical(what, offset, `a NULL has ${length} content bytes`);
+    if (tagNumber === 3 && (length === 0 || bytes[position] > 7 || (length === 1 && bytes[position] !== 0))) notCanonical(what, offset, 'a BIT STRING has an invalid unused-bits count');
+    if (tagNumber === 6 || tagNumber === 13) checkObjectIdentifier(bytes, position, end, what, offset);
   }
   if (constructed) {
     while (position < end) position = checkDerElement(bytes, position, end, depth + 1, what);
@@ -262,14 +259,23 @@ function checkDerElement(bytes: Uint8Array, offset: number, limit: number, depth
 }
 
 /** Check that each OBJECT IDENTIFIER subidentifier takes the fewest bytes and that the last one is complete (X.690 section 8.19.2). */
-function checkObjectIdentifier(bytes: Uint8Array, start: number, end: number, fail: (detail: string) => never): void {
-  if (start === end) fail('an OBJECT IDENTIFIER is empty');
+function checkObjectIdentifier(bytes: Uint8Array, start: number, end: number, what: string, offset: number): void {
+  if (start === end) notCanonical(what, offset, 'an OBJECT IDENTIFIER is empty');
   let atSubidentifierStart = true;
   for (let i = start; i < end; i += 1) {
-    if (atSubidentifierStart && bytes[i] === 0x80) fail('an OBJECT IDENTIFIER subidentifier has a leading zero');
+    if (atSubidentifierStart && bytes[i] === 0x80) notCanonical(what, offset, 'an OBJECT IDENTIFIER subidentifier has a leading zero');
     atSubidentifierStart = (bytes[i] & 0x80) === 0;
   }
-  if (!atSubidentifierStart) fail('an OBJECT IDENTIFIER ends inside a subidentifier');
+  if (!atSubidentifierStart) notCanonical(what, offset, 'an OBJECT IDENTIFIER ends inside a subidentifier');
+}
+
+/**
+ * Throw the error for an element at `offset` that breaks a DER rule. A
+ * module-level function rather than a closure per element, because the walk
+ * visits every element of every certificate.
+ */
+function notCanonical(what: string, offset: number, detail: string): never {
+  throw new MalformedInput(what, `the encoding is not canonical DER: ${detail} (element at byte ${offset})`);
 }
 
 function decodeText(text: string, what: string): Uint8Array {

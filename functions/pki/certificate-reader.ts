@@ -185,11 +185,15 @@ class CertificateReader {
       const parts = this.children(this.require(item, TAG.sequence));
       if (parts.length !== 2 && parts.length !== 3) throw uncommon;
       const critical = parts.length === 3 ? this.boolean(parts[1]) : false;
-      const extnValue = this.decode(this.require(parts[parts.length - 1], TAG.octetString)) as asn1js.OctetString;
+      const value = this.require(parts[parts.length - 1], TAG.octetString);
       // The Extension constructor builds a default extnValue that would be replaced at once, so the
       // fields are set on a bare instance, in the constructor's order. Extension has no other fields.
       const extension: pkijs.Extension = Object.create(pkijs.Extension.prototype);
-      return Object.assign(extension, { extnID: this.objectIdentifier(parts[0]), critical, extnValue });
+      extension.extnID = this.objectIdentifier(parts[0]);
+      extension.critical = critical;
+      defineLazyExtnValue(extension, this.view(value));
+      extensionValues.set(extension, this.bytes.subarray(value.contentStart, value.end));
+      return extension;
     });
   }
 
@@ -244,6 +248,38 @@ class CertificateReader {
   private header(offset: number): Element {
     return readHeader(this.bytes, offset);
   }
+}
+
+/** Contents of the extnValue OCTET STRING of each extension that readCertificate built. */
+const extensionValues = new WeakMap<pkijs.Extension, Uint8Array>();
+
+/**
+ * Return the contents of an extension's extnValue. For extensions that
+ * readCertificate built this does not create the asn1js OCTET STRING, which
+ * most extensions never need.
+ */
+export function extensionValueBytes(extension: pkijs.Extension): Uint8Array {
+  return extensionValues.get(extension) ?? extension.extnValue.valueBlock.valueHexView;
+}
+
+/**
+ * Give `extension` an extnValue property that decodes `encoding` (a whole
+ * OCTET STRING) with asn1js on first read and then becomes a plain property.
+ * Decoding cannot fail here: a primitive OCTET STRING that passed the
+ * canonical-DER check has no contents for asn1js to reject when
+ * parseEmbedded is false.
+ */
+function defineLazyExtnValue(extension: pkijs.Extension, encoding: Uint8Array): void {
+  const settle = (value: asn1js.OctetString) => {
+    Object.defineProperty(extension, 'extnValue', { value, writable: true, enumerable: true, configurable: true });
+    return value;
+  };
+  Object.defineProperty(extension, 'extnValue', {
+    enumerable: true,
+    configurable: true,
+    get: () => settle(asn1js.fromBER(encoding, { copyInput: false, parseEmbedded: false }).result as asn1js.OctetString),
+    set: settle,
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import type * as pkijs from 'pkijs';
-import { objectIdentifierText, readHeader } from './certificate-reader.js';
+import { extensionValueBytes, objectIdentifierText, readHeader } from './certificate-reader.js';
 import { MalformedInput, checkSingleDer } from './der.js';
 
 /**
@@ -65,7 +65,7 @@ function memoize<T>(read: (ext: pkijs.Extension) => T): (ext: pkijs.Extension) =
   };
 }
 
-const valueOf = (ext: pkijs.Extension) => ext.extnValue.valueBlock.valueHexView;
+const valueOf = extensionValueBytes;
 
 /**
  * Read the keyIdentifier of an AuthorityKeyIdentifier value that contains

@@ -1,6 +1,7 @@
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { OID } from './certificate.js';
+import { extensionValueBytes } from './certificate-reader.js';
 import { MalformedInput, checkSingleDer } from './der.js';
 
 /** The ASN.1 shape an extension's value must have (RFC 5280 section 4.2). */
@@ -51,7 +52,7 @@ export function extensionValueProblem(ext: pkijs.Extension): string | undefined 
 const schemas = new Map<string, asn1js.AsnType>();
 
 function findProblem(ext: pkijs.Extension): string | undefined {
-  const bytes = ext.extnValue.valueBlock.valueHexView;
+  const bytes = extensionValueBytes(ext);
   try {
     // The structural walk runs without building asn1js objects; only the types with a schema are decoded below.
     checkSingleDer(bytes, `extension ${ext.extnID}`);

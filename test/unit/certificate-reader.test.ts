@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type * as pkijs from 'pkijs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRootCa, issueCertificate, issueIntermediateCa } from '../../infra/local/openssl-ca.js';
-import { readCertificate, readHeader } from '../../functions/pki/certificate-reader.js';
+import { extensionValueBytes, readCertificate, readHeader } from '../../functions/pki/certificate-reader.js';
 import { MalformedInput, certificateBytes, clearParsedCertificates, parseCertificate, parseCertificateBySchema, spkiBytes } from '../../functions/pki/der.js';
 import { testDataPath } from '../helpers/testdata.js';
 
@@ -40,7 +40,7 @@ function describeCertificate(cert: pkijs.Certificate) {
     spki: { algorithm: algorithm(cert.subjectPublicKeyInfo.algorithm), key: cert.subjectPublicKeyInfo.subjectPublicKey.toJSON(), der: hex(spkiBytes(cert.subjectPublicKeyInfo)!) },
     issuerUniqueID: cert.issuerUniqueID ? hex(cert.issuerUniqueID) : undefined,
     subjectUniqueID: cert.subjectUniqueID ? hex(cert.subjectUniqueID) : undefined,
-    extensions: cert.extensions?.map((ext) => ({ id: ext.extnID, critical: ext.critical, value: ext.extnValue.toJSON(), der: hex(ext.extnValue.valueBeforeDecodeView) })),
+    extensions: cert.extensions?.map((ext) => ({ id: ext.extnID, critical: ext.critical, contents: hex(extensionValueBytes(ext)), value: ext.extnValue.toJSON(), der: hex(ext.extnValue.valueBeforeDecodeView) })),
     recorded: bytes && { der: hex(bytes.der), sha256: bytes.sha256, inner: hex(bytes.innerSignatureAlgorithm), outer: hex(bytes.outerSignatureAlgorithm) },
   };
 }

@@ -6,8 +6,9 @@ import * as pkijs from 'pkijs';
  * structure directly, instead of decoding the whole certificate with asn1js
  * and matching it against the pkijs Certificate schema. Containers, object
  * identifiers and BOOLEANs are read here. Values that callers use as asn1js
- * objects (INTEGERs, BIT and OCTET STRINGs, times, attribute values and
- * algorithm parameters) are still decoded by asn1js, one element at a time.
+ * objects (INTEGERs, BIT STRINGs, times, attribute values and algorithm
+ * parameters) are still decoded by asn1js, one element at a time. An
+ * extension's extnValue OCTET STRING is decoded when it is first read.
  *
  * Only the common shape is read: every container contains exactly the elements
  * RFC 5280 section 4.1 lists, in order, with nothing after them. For anything

@@ -1,9 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { describe, expect, it } from 'vitest';
 import { OID } from '../../functions/pki/certificate.js';
 import { parseCertificate } from '../../functions/pki/der.js';
+import { extensionValueProblem } from '../../functions/pki/extension-values.js';
 import { authorityKeyIdentifierOnly, basicConstraintsFields, extendedKeyUsageIds, keyUsageBytes, subjectKeyIdentifier } from '../../functions/pki/extension-fields.js';
 import { testDataPath } from '../helpers/testdata.js';
 
@@ -126,5 +128,35 @@ describe('extension field readers', () => {
       if (expectAgreement(extnID, value, `round ${round}: ${Buffer.from(value).toString('hex')}`)) read += 1;
     }
     expect(read).toBeGreaterThan(200);
+  });
+
+  it('need no schema check for common layouts', () => {
+    // extensionValueProblem skips the pkijs schema for values these readers accept, so the schema must accept them too.
+    const schemas: Record<string, () => asn1js.AsnType> = {
+      [OID.authorityKeyIdentifier]: () => pkijs.AuthorityKeyIdentifier.schema(),
+      [OID.basicConstraints]: () => pkijs.BasicConstraints.schema(),
+      [OID.extKeyUsage]: () => pkijs.ExtKeyUsage.schema(),
+    };
+    let seed = 5;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x80000000;
+    };
+    let checked = 0;
+    for (let round = 0; round < 3000; round += 1) {
+      const [extnID, text] = samples[round % samples.length];
+      if (!schemas[extnID]) continue;
+      const value = bytes(text);
+      if (round >= samples.length) value[Math.floor(random() * value.length)] = Math.floor(random() * 256);
+      const ext = extensionWith(extnID, value);
+      if (readers[extnID].read(ext) === undefined) continue;
+      const decoded = asn1js.fromBER(value);
+      expect(decoded.offset, text).toBe(value.length);
+      expect(asn1js.compareSchema(decoded.result, decoded.result, schemas[extnID]()).verified, text).toBe(true);
+      const empty = extnID === OID.extKeyUsage && (decoded.result as asn1js.Sequence).valueBlock.value.length === 0;
+      expect(extensionValueProblem(ext), text).toBe(empty ? 'its ExtKeyUsageSyntax must contain at least one entry' : undefined);
+      checked += 1;
+    }
+    expect(checked).toBeGreaterThan(300);
   });
 });

@@ -279,7 +279,11 @@ function defineLazyExtnValue(extension: pkijs.Extension, encoding: Uint8Array): 
     enumerable: true,
     configurable: true,
     get: () => settle(asn1js.fromBER(encoding, { copyInput: false, parseEmbedded: false }).result as asn1js.OctetString),
-    set: settle,
+    // A value assigned later replaces the recorded contents too.
+    set: (value: asn1js.OctetString) => {
+      extensionValues.delete(extension);
+      settle(value);
+    },
   });
 }
 

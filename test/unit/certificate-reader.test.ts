@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as asn1js from 'asn1js';
 import type * as pkijs from 'pkijs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRootCa, issueCertificate, issueIntermediateCa } from '../../infra/local/openssl-ca.js';
@@ -215,6 +216,21 @@ describe('certificate reader on uncommon and hostile input', () => {
       expect((fast as { error?: string }).error).toMatch(message);
     });
   }
+
+  it('decodes extnValue on first read', () => {
+    const der = new Uint8Array(base());
+    clearParsedCertificates();
+    const [first, second] = parseCertificate(der).extensions!;
+    const contents = hex(extensionValueBytes(first));
+    expect(Object.getOwnPropertyDescriptor(first, 'extnValue')?.get).toBeDefined();
+    expect(hex(first.extnValue.valueBlock.valueHexView)).toBe(contents);
+    expect(Object.getOwnPropertyDescriptor(first, 'extnValue')?.get).toBeUndefined();
+    expect(first.extnValue).toBe(first.extnValue);
+    // Assigning a new value replaces what extensionValueBytes returns.
+    second.extnValue = new asn1js.OctetString({ valueHex: new Uint8Array([1, 2, 3]) });
+    expect(hex(extensionValueBytes(second))).toBe('010203');
+    clearParsedCertificates();
+  });
 
   it('leaves input over 20,000 bytes to pkijs', () => {
     // A large extension (as in a certificate with many alternative names) pushes the input past the limit.

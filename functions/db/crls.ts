@@ -1,32 +1,39 @@
 import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from './client.js';
+import { loadCrlDer, type CrlDerFields } from './crl-der.js';
 
 /**
- * A CRL pushed by a CA firm, stored under the key that signed it. DynamoDB
- * items hold at most 400 KB, so this suits CRLs of up to roughly 290 KB of DER
- * (stored as base64).
+ * A CRL stored under the key that signed it: pushed by a CA firm or an
+ * operator, or fetched by the scheduled refresh. Its DER is inline or in
+ * chunks (`crl-der.ts`).
  */
-export interface StoredCrl {
+export type StoredCrl = StoredCrlFields & CrlDerFields;
+
+interface StoredCrlFields {
   /** SHA-256 of the SubjectPublicKeyInfo of the CA certificate whose key signed the CRL. */
   signerSpkiHash: string;
   caId: string;
   issuer: string;
-  derBase64: string;
+  /** SHA-256 of the DER, in hex. */
   sha256: string;
   thisUpdate: string;
   nextUpdate: string;
   pushedAt: string;
   pushedBy: string;
+  /** When the bindings of every certificate the CRL lists were marked revoked; absent until then. */
+  entriesAppliedAt?: string;
 }
 
 export const crlKey = (signerSpkiHash: string) => ({ pk: `CRL#${signerSpkiHash}`, sk: 'CRL' });
 
-export async function getPushedCrl(signerSpkiHash: string): Promise<StoredCrl | undefined> {
+/** Read the CRL stored for a signing key with its DER, or undefined when none is stored or its chunks are gone. */
+export async function getPushedCrl(signerSpkiHash: string): Promise<(StoredCrlFields & { der: Uint8Array }) | undefined> {
   const result = await dynamo().send(new GetItemCommand({ TableName: tableName(), Key: marshall(crlKey(signerSpkiHash)), ConsistentRead: true }));
   if (!result.Item) return undefined;
-  const { pk, sk, kind, ...crl } = unmarshall(result.Item);
-  return crl as StoredCrl;
+  const { pk, sk, kind, der: inline, derChunks, ...crl } = unmarshall(result.Item);
+  const der = await loadCrlDer({ sha256: crl.sha256, der: inline, derChunks });
+  return der ? { ...(crl as StoredCrlFields), der } : undefined;
 }
 
 /** Transaction item that stores a pushed CRL unless the stored one is as new or newer (by thisUpdate). */
@@ -34,11 +41,28 @@ export function putPushedCrl(crl: StoredCrl): TransactWriteItem {
   return {
     Put: {
       TableName: tableName(),
-      Item: marshall({ ...crlKey(crl.signerSpkiHash), kind: 'crl', ...crl }),
+      Item: marshall({ ...crlKey(crl.signerSpkiHash), kind: 'crl', ...crl }, { removeUndefinedValues: true }),
       ConditionExpression: 'attribute_not_exists(pk) OR thisUpdate < :thisUpdate',
       ExpressionAttributeValues: marshall({ ':thisUpdate': crl.thisUpdate }),
     },
   };
+}
+
+/** Record that the entries of the stored CRL with this SHA-256 were applied to bindings; does nothing when another CRL replaced it. */
+export async function markCrlEntriesApplied(signerSpkiHash: string, sha256: string, at: Date): Promise<void> {
+  try {
+    await dynamo().send(
+      new UpdateItemCommand({
+        TableName: tableName(),
+        Key: marshall(crlKey(signerSpkiHash)),
+        UpdateExpression: 'SET entriesAppliedAt = :at',
+        ConditionExpression: 'sha256 = :sha256',
+        ExpressionAttributeValues: marshall({ ':at': at.toISOString(), ':sha256': sha256 }),
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
 }
 
 /** Fingerprints of certificate bindings with this issuer name hash and serial (gsi2). */
@@ -66,15 +90,13 @@ export interface CrlSource {
   /** Time of the last successful fetch and nextUpdate of the CRL it returned. */
   fetchedAt?: string;
   nextUpdate?: string;
-  /** SHA-256 and DER (base64, omitted above MAX_SOURCE_DER_CHARS) of the last CRL whose entries were applied. */
+  /** SHA-256 of the last CRL whose entries were applied, and where its DER is stored. */
   sha256?: string;
-  derBase64?: string;
+  der?: Uint8Array;
+  derChunks?: number;
   lastError?: string;
   lastErrorAt?: string;
 }
-
-/** Largest CRL (as base64) kept on a source item; DynamoDB items hold at most 400 KB. */
-export const MAX_SOURCE_DER_CHARS = 300_000;
 
 export const crlSourceKey = (caId: string, url: string) => ({ pk: `CRLSRC#${caId}`, sk: url });
 

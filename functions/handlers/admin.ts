@@ -1,7 +1,7 @@
 import { getCaProfile, listCaProfiles } from '../db/ca-profiles.js';
 import { actorOf, authenticate, type Caller } from '../lib/auth.js';
 import { ApiError, badRequest, forbidden, notFound } from '../lib/errors.js';
-import { json, jsonBody, router, type HttpEvent, type Route } from '../lib/http.js';
+import { binaryBody, json, jsonBody, requestMediaType, router, type HttpEvent, type Route } from '../lib/http.js';
 import { TrustStore, type CaProfile } from '../pki/trust-store.js';
 import { CA_STATUSES, parseCaProfileInput } from '../services/ca-profile-input.js';
 import { changeCaStatus, pushCrl, saveCaProfile } from '../services/ca-profiles.js';
@@ -40,6 +40,29 @@ async function authenticateCrlPush(event: HttpEvent, caId: string): Promise<Call
   const caProfiles = Array.isArray(client?.ca_profiles) ? (client.ca_profiles as unknown[]) : [];
   if (!caProfiles.includes(caId)) throw forbidden('CA_NOT_YOURS', `client ${caller.clientId} may push CRLs only for its own CA profiles, and ${caId} is not one of them`);
   return caller;
+}
+
+/**
+ * Largest CRL accepted as an application/pkix-crl body. Lambda accepts
+ * request payloads of up to 6 MB, and API Gateway passes a binary body
+ * base64-encoded, a third larger.
+ */
+const MAX_PUSHED_CRL_BYTES = 4_000_000;
+
+/** Read a pushed CRL: DER as application/pkix-crl, or PEM or base64 DER in the "crl" field of a JSON body. */
+function pushedCrlOf(event: HttpEvent): string | Uint8Array {
+  if (requestMediaType(event) === 'application/pkix-crl') {
+    const der = binaryBody(event, MAX_PUSHED_CRL_BYTES);
+    if (Buffer.from(der.subarray(0, 11)).toString('latin1') === '-----BEGIN ') {
+      throw badRequest('CRL_INVALID', 'the body is PEM text, but application/pkix-crl carries DER; send the DER (openssl crl -outform DER) or send the PEM in the "crl" field of a JSON body', { field: 'crl' });
+    }
+    return der;
+  }
+  const body = jsonBody(event);
+  if (typeof body.crl !== 'string' || body.crl.trim() === '') {
+    throw badRequest('FIELD_MISSING', 'crl is missing; send the CRL as PEM or base64 DER in "crl", or send its DER as the body with content-type application/pkix-crl', { field: 'crl' });
+  }
+  return body.crl;
 }
 
 const routes: Route[] = [
@@ -109,11 +132,7 @@ const routes: Route[] = [
     path: '/api/admin/ca-profiles/{id}/crls',
     handler: async ({ event, params }) => {
       const caller = await authenticateCrlPush(event, params.id);
-      const body = jsonBody(event);
-      if (typeof body.crl !== 'string' || body.crl.trim() === '') {
-        throw badRequest('FIELD_MISSING', 'crl is missing; send the CRL as PEM or base64 DER in "crl"', { field: 'crl' });
-      }
-      const result = await pushCrl(params.id, body.crl, actorOf(caller));
+      const result = await pushCrl(params.id, pushedCrlOf(event), actorOf(caller));
       return json(result.stored ? 201 : 200, result);
     },
   },

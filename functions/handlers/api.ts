@@ -7,7 +7,7 @@ import { badRequest, forbidden, notFound } from '../lib/errors.js';
 import { json, jsonBody, router, type HttpEvent, type Route } from '../lib/http.js';
 import { bindCertificate } from '../services/binding.js';
 import { withCertificateErrors } from '../services/certificate-proof.js';
-import { confirmDetails, registerEnterprise, requireCreditCode } from '../services/registration.js';
+import { confirmDetails, registerEnterprise, requireStoredCreditCode } from '../services/registration.js';
 import { certificateLoginRoutes } from './certificate-login-routes.js';
 
 /** The public view of an enterprise: no contact details, which only its owner sees. */
@@ -34,7 +34,7 @@ export function publicBinding(binding: CertificateBinding) {
  * that it belongs to the enterprise named in the path.
  */
 async function requireOwnEnterprise(event: HttpEvent, creditCodeParam: string): Promise<string> {
-  const code = requireCreditCode(creditCodeParam);
+  const code = await requireStoredCreditCode(creditCodeParam);
   const caller = await authenticate(event, 'enterprise');
   const own = caller.accountId ? await getCreditCodeBySubject(caller.accountId) : undefined;
   if (own !== code) throw forbidden('NOT_YOUR_ENTERPRISE', `this token belongs to ${own ?? 'no enterprise'}, not to ${code}`);
@@ -102,7 +102,7 @@ const routes: Route[] = [
       if (body.purpose !== 'bind') {
         throw badRequest('FIELD_INVALID', `purpose ${JSON.stringify(body.purpose)} is not available here; use "bind" (login challenges come from the login page)`, { field: 'purpose' });
       }
-      const creditCode = requireCreditCode(body.creditCode);
+      const creditCode = await requireStoredCreditCode(body.creditCode);
       if (!(await getEnterprise(creditCode))) {
         throw notFound('NOT_REGISTERED', `no enterprise with credit code ${creditCode} is registered; register it first with POST /api/enterprises`);
       }

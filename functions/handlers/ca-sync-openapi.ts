@@ -67,6 +67,21 @@ const revocationResult = {
   additionalProperties: false,
 } as const;
 
+const crlPushResult = {
+  type: 'object',
+  required: ['stored', 'caId', 'issuer', 'thisUpdate', 'nextUpdate', 'entries', 'revokedBindings'],
+  properties: {
+    stored: { type: 'boolean', description: 'false when the same CRL was stored already' },
+    caId: { type: 'string' },
+    issuer: { type: 'string' },
+    thisUpdate: { type: 'string', format: 'date-time' },
+    nextUpdate: { type: 'string', format: 'date-time' },
+    entries: { type: 'integer', minimum: 0 },
+    revokedBindings: { type: 'array', items: { type: 'string', pattern: '^[0-9a-f]{64}$' }, description: 'fingerprints of the bindings this push marked revoked' },
+  },
+  additionalProperties: false,
+} as const;
+
 const batchResponse = (result: object) => ({
   type: 'object',
   required: ['summary', 'results'],
@@ -185,6 +200,26 @@ export const CA_SYNC_OPENAPI = {
         },
       },
     },
+    '/api/admin/ca-profiles/{id}/crls': {
+      post: {
+        summary: 'Push a CRL of one of the caller\'s CA profiles',
+        description:
+          'The CRL must be signed by a CA certificate of the profile, current (thisUpdate at most 5 minutes ahead, nextUpdate not passed), complete (not a delta CRL) and newer than the one stored for its signing key. Bindings of the certificates it lists are marked revoked at once. Send it as JSON (PEM or base64 DER in "crl", body at most 262,144 bytes) or as DER with content-type application/pkix-crl (at most 4,000,000 bytes).',
+        parameters: [{ name: 'id', in: 'path', required: true, description: 'CA profile id, one of the client\'s ca_profiles', schema: { type: 'string' } }],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': { schema: { type: 'object', required: ['crl'], properties: { crl: { type: 'string', description: 'PEM or base64 DER' } } } },
+            'application/pkix-crl': { schema: { type: 'string', contentMediaType: 'application/pkix-crl' } },
+          },
+        },
+        responses: {
+          '201': { description: 'stored', content: { 'application/json': { schema: { $ref: '#/components/schemas/CrlPushResponse' } } } },
+          '200': { description: 'the same CRL is stored already', content: { 'application/json': { schema: { $ref: '#/components/schemas/CrlPushResponse' } } } },
+          ...errors('400', '401', '403', '404', '409', '413', '415', '422'),
+        },
+      },
+    },
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
@@ -193,6 +228,7 @@ export const CA_SYNC_OPENAPI = {
       CertificateStatus: certificateStatus,
       ImportResponse: batchResponse(importResult),
       RevocationResponse: batchResponse(revocationResult),
+      CrlPushResponse: crlPushResult,
     },
   },
 } as const;

@@ -5,7 +5,7 @@ import { checkCreditCode } from '../lib/credit-code.js';
 import { badRequest, notFound } from '../lib/errors.js';
 import { json, type Route } from '../lib/http.js';
 import { listCredentials, publicCredential } from '../db/webauthn-credentials.js';
-import { requireCreditCode } from '../services/registration.js';
+import { requireStoredCreditCode } from '../services/registration.js';
 
 const listCredentialsOf = (creditCode: string) => listCredentials({ kind: 'enterprise', creditCode });
 
@@ -44,9 +44,9 @@ export const enterpriseSearchRoutes: Route[] = [
       if (query.length > MAX_QUERY_LENGTH) throw badRequest('FIELD_INVALID', `q has ${query.length} characters; at most ${MAX_QUERY_LENGTH} are allowed`, { field: 'q' });
       // An 18-character query in the credit code alphabet is looked up as a code; anything else is a name prefix.
       const code = checkCreditCode(query);
-      if (!code.valid && code.reason === 'check') requireCreditCode(query, 'q');
-      if (code.valid) {
-        const enterprise = await getEnterprise(code.code);
+      if (code.valid || code.reason === 'check') {
+        const creditCode = await requireStoredCreditCode(query, 'q');
+        const enterprise = await getEnterprise(creditCode);
         return json(200, { query, by: 'creditCode', enterprises: enterprise ? [enterpriseSummary(enterprise)] : [] });
       }
       const found = await findEnterprisesByName(query, MAX_RESULTS);
@@ -62,7 +62,7 @@ export const enterpriseSearchRoutes: Route[] = [
     path: '/api/admin/enterprises/{creditCode}',
     handler: async ({ event, params }) => {
       await authenticate(event, 'admin');
-      const code = requireCreditCode(params.creditCode);
+      const code = await requireStoredCreditCode(params.creditCode);
       const enterprise = await getEnterprise(code);
       if (!enterprise) throw notFound('NOT_REGISTERED', `no enterprise with credit code ${code} is registered`);
       const [bindings, credentials] = await Promise.all([listBindings(code), listCredentialsOf(code)]);

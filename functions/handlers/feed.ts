@@ -10,7 +10,7 @@ import { authenticate, type Caller } from '../lib/auth.js';
 import { badRequest, forbidden, notFound } from '../lib/errors.js';
 import { json, jsonBody, router, type HttpEvent, type Route } from '../lib/http.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
-import { requireCreditCode } from '../services/registration.js';
+import { requireStoredCreditCode } from '../services/registration.js';
 
 const FEED_SCOPE = 'feed:read';
 const ADMIN_SCOPE = 'admin';
@@ -91,7 +91,7 @@ const routes: Route[] = [
     path: '/api/feed/enterprises/{creditCode}',
     handler: async ({ event, params }) => {
       await platform(event);
-      const code = requireCreditCode(params.creditCode);
+      const code = await requireStoredCreditCode(params.creditCode);
       const snapshot = await enterpriseSnapshot(code);
       if (!snapshot) throw notFound('NOT_REGISTERED', `no enterprise with credit code ${code} is registered`);
       return json(200, snapshot);
@@ -182,7 +182,7 @@ const routes: Route[] = [
         throw badRequest('FIELD_INVALID', `type ${JSON.stringify(q.type)} is not an event type of this service; use one of ${[...KNOWN_EVENT_TYPES].join(', ')}`, { field: 'type' });
       }
       const page = await queryAudit({
-        creditCode: q.creditCode ? requireCreditCode(q.creditCode) : undefined,
+        creditCode: q.creditCode ? await requireStoredCreditCode(q.creditCode) : undefined,
         caId: q.caId || undefined,
         type: q.type || undefined,
         from,

@@ -14,7 +14,7 @@ import {
   startEnterpriseRegistration,
   type EnterpriseSession,
 } from '../services/passkeys.js';
-import { requireCreditCode } from '../services/registration.js';
+import { requireStoredCreditCode } from '../services/registration.js';
 import { withPasskeyErrors } from '../webauthn/reasons.js';
 
 /**
@@ -25,7 +25,7 @@ import { withPasskeyErrors } from '../webauthn/reasons.js';
  * passkeys with them.
  */
 async function requireSession(event: HttpEvent, creditCodeParam: string): Promise<EnterpriseSession> {
-  const creditCode = requireCreditCode(creditCodeParam);
+  const creditCode = await requireStoredCreditCode(creditCodeParam);
   const caller = await authenticate(event, 'enterprise');
   if (caller.clientId !== PORTAL_CLIENT_ID) {
     throw forbidden('PORTAL_ONLY', `passkeys and login history are managed in the enterprise portal; this token was issued to ${caller.clientId}`);

@@ -127,6 +127,31 @@ function requireJsonMediaType(event: HttpEvent): void {
   }
 }
 
+/** Return the media type of the request (content-type without parameters, lower case), or undefined without one. */
+export function requestMediaType(event: HttpEvent): string | undefined {
+  const received = event.headers?.['content-type'];
+  return received ? received.split(';')[0].trim().toLowerCase() : undefined;
+}
+
+/**
+ * Return the request body as bytes, for a route that accepts a binary media
+ * type. API Gateway passes such bodies base64-encoded. The body must be
+ * uncompressed and at most `maxBytes` long.
+ */
+export function binaryBody(event: HttpEvent, maxBytes: number): Uint8Array {
+  if (!event.body) throw badRequest('BODY_MISSING', `the request has no body; send the ${requestMediaType(event)} data as the body`);
+  const encoding = event.headers?.['content-encoding']?.trim();
+  if (encoding && encoding.toLowerCase() !== 'identity') {
+    throw unsupportedMediaType(`content-encoding ${JSON.stringify(encoding)} is not supported; send the body uncompressed, without a content-encoding header`, { contentEncoding: encoding });
+  }
+  // API Gateway decodes a body as UTF-8 text only for text media types, which the callers of this function do not accept.
+  const bytes = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+  if (bytes.length > maxBytes) {
+    throw new ApiError(413, 'BODY_TOO_LARGE', `the request body has ${bytes.length} bytes; the limit for ${requestMediaType(event)} is ${maxBytes}`);
+  }
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /**
  * Parse the request body as a JSON object: 415 unless it is sent as
  * application/json, 400 when it is not a well-formed UTF-8 JSON object.

@@ -175,8 +175,11 @@ function decodeChecked(view: Uint8Array, what: string): asn1js.AsnType {
   try {
     // view is the caller's own copy, so asn1js may keep views into it. The
     // contents of OCTET and BIT STRINGs are not decoded speculatively: pkijs
-    // decodes the ones it needs (extension values, keys) itself.
-    parsed = asn1js.fromBER(view, { copyInput: false, parseEmbedded: false });
+    // decodes the ones it needs (extension values, keys) itself. asn1js 4
+    // stops at 10,000 nodes by default, which a CRL of about 1,500 entries
+    // exceeds. Every node takes at least two bytes, and checkDerElement has
+    // bounded the depth, so the input's length bounds the work instead.
+    parsed = asn1js.fromBER(view, { copyInput: false, parseEmbedded: false, maxNodes: Math.max(asn1js.DEFAULT_MAX_NODES, view.byteLength), maxContentLength: Math.max(asn1js.DEFAULT_MAX_CONTENT_LENGTH, view.byteLength) });
   } catch (error) {
     // asn1js throws plain errors for some content it cannot convert, for example a UTCTime that is not a time.
     throw new MalformedInput(what, `invalid ASN.1 (${(error as Error).message})`);

@@ -1,6 +1,7 @@
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { basicConstraints, extension, keyUsages, nameToString, OID, serialHex, sha256Hex, spkiHash } from './certificate.js';
+import { splitCrl, type CrlEntry } from './crl-entries.js';
 import { MalformedInput, base64ToBytes, parseSingleDer } from './der.js';
 import { nameKey, namesEqual } from './names.js';
 import { UnsupportedAlgorithm, verifySignature } from './signature.js';
@@ -37,11 +38,14 @@ export const CRL_REASONS = [
 
 /** A parsed CRL with the bytes it came from, so its hash can identify it. */
 export interface ParsedCrl {
+  /** The CRL without its revokedCertificates field, which `entries` holds. */
   crl: pkijs.CertificateRevocationList;
   der: Uint8Array;
+  /** The signed part (tbsCertList) as it came. */
+  tbs: Uint8Array;
   sha256: string;
   /** Revoked serials (hex of the DER INTEGER content) to their entries. */
-  entries: Map<string, pkijs.RevokedCertificate>;
+  entries: Map<string, CrlEntry>;
 }
 
 /** Decode a CRL given as PEM, base64 or DER; exactly one DER value is accepted. */
@@ -53,16 +57,15 @@ export function parseCrl(input: string | Uint8Array, what = 'CRL'): ParsedCrl {
   } else {
     der = input;
   }
-  const schema = parseSingleDer(der, what);
+  const { entries, tbs, withoutEntries } = splitCrl(der, what);
+  const schema = parseSingleDer(withoutEntries, what);
   let crl: pkijs.CertificateRevocationList;
   try {
     crl = new pkijs.CertificateRevocationList({ schema });
   } catch (error) {
     throw new MalformedInput(what, `not an X.509 CRL (${(error as Error).message})`);
   }
-  const entries = new Map<string, pkijs.RevokedCertificate>();
-  for (const entry of crl.revokedCertificates ?? []) entries.set(serialKey(entry.userCertificate), entry);
-  return { crl, der, sha256: sha256Hex(der), entries };
+  return { crl, der, tbs, sha256: sha256Hex(der), entries };
 }
 
 /** The serial number's exact DER content octets, so 00FF (255) and FF (-1) stay distinct. */
@@ -115,18 +118,17 @@ export function checkCrl(cert: pkijs.Certificate, issuers: pkijs.Certificate[], 
 
   const entry = parsed.entries.get(serialKey(cert.serialNumber));
   if (!entry) return { status: 'good', nextUpdate, crl: parsed };
-  let reason = 'unspecified';
-  for (const ext of entry.crlEntryExtensions?.extensions ?? []) {
-    if (ext.critical && !UNDERSTOOD_ENTRY_EXTENSIONS.has(ext.extnID)) {
-      return { status: 'unusable', problem: `the CRL entry for serial ${serialHex(cert)} has an unknown critical extension ${ext.extnID}` };
-    }
-    if (ext.extnID === CRL_OID.reasonCode) {
-      const code = (ext.parsedValue as { valueBlock?: { valueDec?: number } } | undefined)?.valueBlock?.valueDec;
-      reason = CRL_REASONS[code ?? 0] ?? `reason ${code}`;
-    }
-  }
+  const unknown = entry.criticalExtensions.find((oid) => !UNDERSTOOD_ENTRY_EXTENSIONS.has(oid));
+  if (unknown) return { status: 'unusable', problem: `the CRL entry for serial ${serialHex(cert)} has an unknown critical extension ${unknown}` };
+  const reason = reasonName(entry);
   if (reason === 'removeFromCRL') return { status: 'good', nextUpdate, crl: parsed };
-  return { status: 'revoked', reason, revocationDate: entry.revocationDate.value, crl: parsed };
+  return { status: 'revoked', reason, revocationDate: entry.revocationDate, crl: parsed };
+}
+
+/** Name the reason of a CRL entry: its reasonCode, or unspecified without one (RFC 5280 section 5.3.1). */
+export function reasonName(entry: CrlEntry): string {
+  const code = entry.reasonCode ?? 0;
+  return CRL_REASONS[code] ?? `reason ${code}`;
 }
 
 /** Find the first of `candidates` whose name is the CRL issuer and whose key signed the CRL with an allowed algorithm. */
@@ -144,7 +146,7 @@ function crlSignatureValid(parsed: ParsedCrl, issuer: pkijs.Certificate, profile
     valid =
       parsed.crl.signatureValue.valueBlock.unusedBits === 0 &&
       verifySignature({
-        data: parsed.crl.tbsView,
+        data: parsed.tbs,
         signature: parsed.crl.signatureValue.valueBlock.valueHexView,
         spki: issuer.subjectPublicKeyInfo,
         algorithm: parsed.crl.signatureAlgorithm,

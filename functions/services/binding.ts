@@ -7,7 +7,7 @@ import { EVENT_TYPES } from '../lib/event-types.js';
 import { fingerprint, nameToString, organizationName, serialHex } from '../pki/certificate.js';
 import { locateCreditCode } from '../pki/credit-code-locator.js';
 import { CertificateRejected } from '../pki/reasons.js';
-import { parseDetails, requireCreditCode } from './registration.js';
+import { parseDetails, requireStoredCreditCode } from './registration.js';
 import { parseSubmission, proveCertificate, storedChallenge } from './certificate-proof.js';
 import { activeBinding } from './validation.js';
 
@@ -25,7 +25,7 @@ export interface BindResult {
  * (confirmDetails) or replaces them (details) in the same request.
  */
 export async function bindCertificate(creditCodeInput: string, body: Record<string, unknown>): Promise<BindResult> {
-  const creditCode = requireCreditCode(creditCodeInput);
+  const creditCode = await requireStoredCreditCode(creditCodeInput);
   const submission = parseSubmission(body);
   const replacement = body.details === undefined ? undefined : parseDetails(body.details, 'details.');
   if (body.confirmDetails !== undefined && typeof body.confirmDetails !== 'boolean') {

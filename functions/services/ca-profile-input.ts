@@ -95,8 +95,25 @@ function revocation(value: unknown): CaProfile['revocation'] {
   if (typeof useDp !== 'boolean') throw invalid('revocation.useCrlDistributionPoints', 'must be true or false');
   const failPolicy = body.failPolicy ?? 'closed';
   if (failPolicy !== 'closed' && failPolicy !== 'open') throw invalid('revocation.failPolicy', `${JSON.stringify(failPolicy)} is not "closed" or "open"`);
-  const crlUrls = list(body, 'crlUrls', 10).map((url, i) => httpUrl(url, `revocation.crlUrls[${i}]`));
+  const crlUrls = list(body, 'crlUrls', 10).map((url, i) => publicHttpUrl(url, `revocation.crlUrls[${i}]`, 'a CRL'));
   return { useCrlDistributionPoints: useDp, crlUrls, failPolicy, ...ocspSettings(body) };
+}
+
+/**
+ * Validate an HTTP URL that the service fetches revocation data from. A host
+ * given as an IP literal must be public, as the fetches enforce again at
+ * connection time (loopback is accepted in local development).
+ */
+function publicHttpUrl(value: unknown, field: string, what: string): string {
+  const text = httpUrl(value, field);
+  const url = new URL(text);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const range = isIP(host) ? forbiddenRange(host) : undefined;
+  if (range) {
+    const loopbackNote = range.kind.endsWith('loopback') ? ' (loopback addresses are accepted only in local development)' : '';
+    throw invalid(field, `${url.href} names ${host} (${range.kind}, ${range.cidr}); give ${what} at a public address${loopbackNote}`);
+  }
+  return text;
 }
 
 /** OCSP settings of a profile's revocation object; an empty result when it names no responder. */
@@ -106,16 +123,10 @@ function ocspSettings(body: Fields): Partial<CaProfile['revocation']> {
     if (ocspFields.length > 0) throw invalid(`revocation.${ocspFields[0]}`, 'is set but revocation.ocspUrl is missing; give the responder URL or remove the OCSP settings');
     return {};
   }
-  const ocspUrl = httpUrl(body.ocspUrl, 'revocation.ocspUrl');
+  const ocspUrl = publicHttpUrl(body.ocspUrl, 'revocation.ocspUrl', 'a responder');
   const url = new URL(ocspUrl);
   if (url.username || url.password) throw invalid('revocation.ocspUrl', 'must not carry a user name or password; OCSP requests are not authenticated');
   if (url.hash) throw invalid('revocation.ocspUrl', `${url.href} has a fragment; remove it`);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const range = isIP(host) ? forbiddenRange(host) : undefined;
-  if (range) {
-    const loopbackNote = range.kind.endsWith('loopback') ? ' (loopback responders are accepted only in local development)' : '';
-    throw invalid('revocation.ocspUrl', `${url.href} names ${host} (${range.kind}, ${range.cidr}); give a responder at a public address${loopbackNote}`);
-  }
   if (ocspUrl.length > 2000) throw invalid('revocation.ocspUrl', `has ${ocspUrl.length} characters; at most 2000 are allowed`);
   const hashAlgorithm = body.ocspHashAlgorithm ?? 'sha256';
   if (hashAlgorithm !== 'sha256' && hashAlgorithm !== 'sha1') {

@@ -1,13 +1,14 @@
 import type * as pkijs from 'pkijs';
 import { commitWithEvents, ConditionFailed, type DomainEvent } from '../db/events.js';
 import { bumpTrustVersion, getCaProfile, invalidateTrustStore, listCaProfiles, putCaProfile } from '../db/ca-profiles.js';
-import { bindingsBySerial, getPushedCrl, putPushedCrl } from '../db/crls.js';
+import { storeCrlDer } from '../db/crl-der.js';
+import { bindingsBySerial, getPushedCrl, markCrlEntriesApplied, putPushedCrl } from '../db/crls.js';
 import { ApiError, badRequest, conflict, notFound } from '../lib/errors.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
 import { log } from '../lib/log.js';
 import { nameToString, sha256Hex, spkiHash } from '../pki/certificate.js';
 import { MalformedInput } from '../pki/der.js';
-import { CRL_OID, CRL_REASONS, checkCrlSignature, parseCrl, type ParsedCrl } from '../pki/revocation.js';
+import { CRL_OID, checkCrlSignature, parseCrl, reasonName, type ParsedCrl } from '../pki/revocation.js';
 import { TrustStore, type CaProfile, type CaStatus } from '../pki/trust-store.js';
 import { markBindingRevoked } from './certificate-revocation.js';
 
@@ -83,7 +84,7 @@ export interface CrlPushResult {
  * current. The newest CRL per signing key is kept; bindings of certificates
  * newly listed in it are marked revoked at once, each with an event.
  */
-export async function pushCrl(caId: string, input: string, actor: string): Promise<CrlPushResult> {
+export async function pushCrl(caId: string, input: string | Uint8Array, actor: string): Promise<CrlPushResult> {
   const profile = await getCaProfile(caId);
   if (!profile) throw notFound('CA_PROFILE_NOT_FOUND', `no CA profile ${caId}`);
   let parsed: ParsedCrl;
@@ -112,7 +113,10 @@ export async function pushCrl(caId: string, input: string, actor: string): Promi
   let previousEntries = new Set<string>();
   if (previous?.sha256 === parsed.sha256) {
     result.stored = false;
+    // The same CRL again: its entries are applied once more only when an earlier push stopped before it finished them.
+    if (previous.entriesAppliedAt) previousEntries = new Set(parsed.entries.keys());
   } else {
+    const derFields = await storeCrlDer(parsed.der, parsed.sha256, nextUpdate);
     try {
       await commitWithEvents(
         [
@@ -120,7 +124,7 @@ export async function pushCrl(caId: string, input: string, actor: string): Promi
             signerSpkiHash,
             caId,
             issuer,
-            derBase64: Buffer.from(parsed.der).toString('base64'),
+            ...derFields,
             sha256: parsed.sha256,
             thisUpdate: result.thisUpdate,
             nextUpdate: result.nextUpdate,
@@ -136,10 +140,11 @@ export async function pushCrl(caId: string, input: string, actor: string): Promi
       throw error;
     }
     invalidateTrustStore();
-    if (previous) previousEntries = new Set(parseCrl(Buffer.from(previous.derBase64, 'base64')).entries.keys());
+    // Entries of a previous CRL whose application stopped halfway are checked again.
+    if (previous?.entriesAppliedAt) previousEntries = new Set(parseCrl(previous.der).entries.keys());
   }
-  // Re-pushing the same CRL re-checks every entry, so an interrupted push can be completed by repeating it.
   result.revokedBindings = await revokeListedBindings(parsed, previousEntries, { label: `CRL of "${issuer}" pushed for CA profile ${caId}`, source: 'pushed-crl', actor });
+  await markCrlEntriesApplied(signerSpkiHash, parsed.sha256, new Date());
   log.info('CRL pushed', { caId, issuer, stored: result.stored, entries: result.entries, revokedBindings: result.revokedBindings.length, actor });
   return result;
 }
@@ -178,21 +183,29 @@ export async function revokeListedBindings(
   previousEntries: Set<string>,
   notice: { label: string; source: string; actor: string },
 ): Promise<string[]> {
-  const revoked: string[] = [];
   const issuerNameHash = sha256Hex(parsed.crl.issuer.toSchema().toBER(false));
-  for (const [serialKey, entry] of parsed.entries) {
-    if (previousEntries.has(serialKey)) continue;
-    const serial = serialKey.replace(/^(00)+(?=.)/, '');
-    const reasonCode = entry.crlEntryExtensions?.extensions.find((ext) => ext.extnID === CRL_OID.reasonCode);
-    const code = (reasonCode?.parsedValue as { valueBlock?: { valueDec?: number } } | undefined)?.valueBlock?.valueDec ?? 0;
-    if (CRL_REASONS[code] === 'removeFromCRL') continue;
-    for (const fingerprint of await bindingsBySerial(issuerNameHash, serial)) {
-      const reason = `${CRL_REASONS[code] ?? 'unspecified'} (${notice.label})`;
-      if (await markBindingRevoked(fingerprint, { reason, source: notice.source, actor: notice.actor, revokedAt: entry.revocationDate.value })) revoked.push(fingerprint);
+  const listed = [...parsed.entries].filter(([serialKey, entry]) => !previousEntries.has(serialKey) && reasonName(entry) !== 'removeFromCRL');
+  // One query per listed serial: a CRL seen for the first time may list tens of
+  // thousands, so they run CRL_LOOKUP_CONCURRENCY at a time. Results keep the CRL's order.
+  const revokedPerEntry: string[][] = listed.map(() => []);
+  let next = 0;
+  const worker = async () => {
+    while (next < listed.length) {
+      const index = next++;
+      const [serialKey, entry] = listed[index];
+      const serial = serialKey.replace(/^(00)+(?=.)/, '');
+      for (const fingerprint of await bindingsBySerial(issuerNameHash, serial)) {
+        const reason = `${reasonName(entry)} (${notice.label})`;
+        if (await markBindingRevoked(fingerprint, { reason, source: notice.source, actor: notice.actor, revokedAt: entry.revocationDate })) revokedPerEntry[index].push(fingerprint);
+      }
     }
-  }
-  return revoked;
+  };
+  await Promise.all(Array.from({ length: Math.min(CRL_LOOKUP_CONCURRENCY, listed.length) }, worker));
+  return revokedPerEntry.flat();
 }
+
+/** Binding lookups in flight while a CRL's entries are applied. */
+const CRL_LOOKUP_CONCURRENCY = 32;
 
 export class CrlRejected extends ApiError {
   constructor(message: string) {

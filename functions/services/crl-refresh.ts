@@ -1,5 +1,6 @@
 import { bumpTrustVersion, invalidateTrustStore, listCaProfiles } from '../db/ca-profiles.js';
-import { listCrlSources, MAX_SOURCE_DER_CHARS, putPushedCrl, recordCrlFetch, type CrlSource } from '../db/crls.js';
+import { loadCrlDer, storeCrlDer, type CrlDerFields } from '../db/crl-der.js';
+import { listCrlSources, markCrlEntriesApplied, putPushedCrl, recordCrlFetch, type CrlSource } from '../db/crls.js';
 import { commitWithEvents, ConditionFailed } from '../db/events.js';
 import { ApiError } from '../lib/errors.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
@@ -128,17 +129,19 @@ async function refreshOne(profile: CaProfile, url: string, state: CrlSource | un
     return { stored: false, revokedBindings: [] };
   }
 
-  const fitsItem = parsed.der.byteLength * (4 / 3) <= MAX_SOURCE_DER_CHARS;
-  if (!fitsItem) log.warn('CRL too large to store; its entries are applied to bindings only', { caId: profile.id, url, bytes: parsed.der.byteLength });
-  const stored = isComplete(parsed) && fitsItem ? await storeForSigner(profile, parsed, spkiHash(signer), url, now) : false;
-  const previousEntries = state?.derBase64 ? new Set(parseCrl(Buffer.from(state.derBase64, 'base64'), `CRL last fetched from ${url}`).entries.keys()) : new Set<string>();
+  const derFields = await storeCrlDer(parsed.der, parsed.sha256, parsed.crl.nextUpdate!.value);
+  const stored = isComplete(parsed) ? await storeForSigner(profile, parsed, spkiHash(signer), url, now, derFields) : false;
+  const previousDer = state ? await loadCrlDer(state) : undefined;
+  // Without the previous CRL (first fetch, or its chunks expired) every entry is checked against the bindings.
+  const previousEntries = previousDer ? new Set(parseCrl(previousDer, `CRL last fetched from ${url}`).entries.keys()) : new Set<string>();
   const revokedBindings = await revokeListedBindings(parsed, previousEntries, { label: `CRL of "${issuer}" fetched from ${url} for CA profile ${profile.id}`, source: 'crl', actor: CRL_REFRESH_ACTOR });
-  const derBase64 = Buffer.from(parsed.der).toString('base64');
+  if (stored) await markCrlEntriesApplied(spkiHash(signer), parsed.sha256, now);
   await recordCrlFetch(profile.id, url, {
     fetchedAt: now.toISOString(),
     nextUpdate,
     sha256: parsed.sha256,
-    derBase64: derBase64.length <= MAX_SOURCE_DER_CHARS ? derBase64 : null,
+    der: derFields.der ?? null,
+    derChunks: derFields.derChunks ?? null,
     lastError: null,
     lastErrorAt: null,
   });
@@ -157,7 +160,7 @@ function isComplete(parsed: ParsedCrl): boolean {
 }
 
 /** Store the CRL as its signer's CRL with a crl-refreshed event, unless an as new or newer one is stored. */
-async function storeForSigner(profile: CaProfile, parsed: ParsedCrl, signerSpkiHash: string, url: string, now: Date): Promise<boolean> {
+async function storeForSigner(profile: CaProfile, parsed: ParsedCrl, signerSpkiHash: string, url: string, now: Date, derFields: CrlDerFields): Promise<boolean> {
   const issuer = nameToString(parsed.crl.issuer);
   const thisUpdate = parsed.crl.thisUpdate.value.toISOString();
   const nextUpdate = parsed.crl.nextUpdate!.value.toISOString();
@@ -168,7 +171,7 @@ async function storeForSigner(profile: CaProfile, parsed: ParsedCrl, signerSpkiH
           signerSpkiHash,
           caId: profile.id,
           issuer,
-          derBase64: Buffer.from(parsed.der).toString('base64'),
+          ...derFields,
           sha256: parsed.sha256,
           thisUpdate,
           nextUpdate,

@@ -21,6 +21,22 @@ export function requireCreditCode(input: unknown, field = 'creditCode'): string 
   return check.code;
 }
 
+/**
+ * Validate a credit code that names a stored enterprise. A code whose check
+ * character is wrong is accepted when an enterprise with that code is stored:
+ * a CA import creates one when the CA profile allows such codes, because some
+ * early codes fail the check. Any other invalid code raises requireCreditCode's 400.
+ */
+export async function requireStoredCreditCode(input: unknown, field = 'creditCode'): Promise<string> {
+  try {
+    return requireCreditCode(input, field);
+  } catch (error) {
+    const check = checkCreditCode(input);
+    if (check.valid || check.reason !== 'check' || !(await getEnterprise(check.code))) throw error;
+    return check.code;
+  }
+}
+
 function requireText(body: Record<string, unknown>, field: string, max: number, container = body, prefix = ''): string {
   const value = container[field];
   const name = prefix + field;
@@ -97,7 +113,7 @@ export function parseDetails(input: unknown, prefix = ''): EnterpriseDetails {
  * rejected with 409 and changes nothing.
  */
 export async function registerEnterprise(body: Record<string, unknown>): Promise<{ enterprise: Enterprise; completed: boolean }> {
-  const creditCode = requireCreditCode(body.creditCode);
+  const creditCode = await requireStoredCreditCode(body.creditCode);
   const details = parseDetails(body);
   const now = new Date().toISOString();
   const enterprise: Enterprise = {

@@ -67,7 +67,7 @@ export class ServiceRevocationSource implements RevocationSource {
     const cached = pushed.get(signerSpkiHash);
     if (cached && cached.trustVersion === this.trustVersion) return cached.crl;
     const stored = await getPushedCrl(signerSpkiHash);
-    const crl = stored ? parseCrl(Buffer.from(stored.derBase64, 'base64'), `pushed CRL of ${stored.caId}`) : undefined;
+    const crl = stored ? parseCrl(stored.der, `pushed CRL of ${stored.caId}`) : undefined;
     pushed.set(signerSpkiHash, { trustVersion: this.trustVersion, crl });
     return crl;
   }

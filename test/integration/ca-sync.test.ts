@@ -19,6 +19,7 @@ import { randomCreditCode, withWrongCheck } from '../helpers/codes.js';
 import { registerCaFirm } from '../helpers/clients.js';
 import { getJson, platformToken, setVerifier } from '../helpers/feed.js';
 import { createRootCa, enterpriseHolder, tempDir, type TestCa, profileWithoutRevocation } from '../helpers/pki.js';
+import { generateCrl } from '../../infra/local/openssl-ca.js';
 import { startTestService } from '../helpers/service.js';
 
 let service: Awaited<ReturnType<typeof startTestService>>;
@@ -548,13 +549,75 @@ describe('pre-filled enterprise', () => {
   });
 });
 
+describe('enterprise with a flagged credit code', () => {
+  it('can be completed, opened and found', async () => {
+    const code = withWrongCheck(randomCreditCode());
+    const holder = await issue(caB, code, '早期代码企业');
+    const imported = await firmB.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: code }] }, { 'idempotency-key': key() });
+    expect(imported.body.results[0]).toMatchObject({ status: 'imported', enterpriseCreated: true, creditCodeFlagged: true });
+
+    const registered = await register(service.url, { creditCode: code, name: '早期代码企业', legalRepresentative: '郑一', contact: { name: '王二', phone: '13600136000' } });
+    expect(registered.status, JSON.stringify(registered.body)).toBe(200);
+    expect(registered.body.completed).toBe(true);
+
+    const challenge = await fetch(`${service.url}/api/challenges`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ purpose: 'bind', creditCode: code }) });
+    expect(challenge.status).toBe(201);
+
+    const platform: PlatformSettings = { issuer: service.url, clientId: 'flagged-portal', clientSecret: 'flagged-portal-secret-0123456789', redirectUri: 'https://portal.example/cb' };
+    await savePlatformClient({ client_id: platform.clientId, client_secret: platform.clientSecret, client_name: 'Portal', redirect_uris: [platform.redirectUri] });
+    const { tokens } = await certificateLogin(await discoverPlatform(platform), platform, holder);
+    const own = await fetch(`${service.url}/api/enterprises/${code}`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(own.status).toBe(200);
+    const certificates = await fetch(`${service.url}/api/enterprises/${code}/certificates`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(certificates.status).toBe(200);
+
+    const admin = await platformToken(service.url, 'admin');
+    const lookup = await fetch(`${service.url}/api/admin/enterprises/${code}`, { headers: { authorization: `Bearer ${admin.token}` } });
+    expect(lookup.status).toBe(200);
+    const search = await getJson(`${service.url}/api/admin/enterprises?q=${code}`, admin.token);
+    expect(search.body.enterprises.map((enterprise: { creditCode: string }) => enterprise.creditCode)).toEqual([code]);
+  });
+
+  it('rejects a failing check character of an unknown code', async () => {
+    const code = withWrongCheck(randomCreditCode());
+    const registered = await register(service.url, { creditCode: code, name: '无此企业', legalRepresentative: '郑一', contact: { name: '王二', phone: '13600136000' } });
+    expect(registered.status).toBe(400);
+    expect(registered.body.error).toBe('INVALID_CREDIT_CODE');
+    const admin = await platformToken(service.url, 'admin');
+    const lookup = await fetch(`${service.url}/api/admin/enterprises/${code}`, { headers: { authorization: `Bearer ${admin.token}` } });
+    expect(lookup.status).toBe(400);
+  });
+});
+
 describe('CA sync OpenAPI', () => {
   it('is served and parses as a schema', async () => {
     const response = await fetch(`${service.url}/api/ca/openapi.json`);
     expect(response.status).toBe(200);
     const document = await response.json();
     expect(document.openapi).toBe('3.1.0');
-    expect(Object.keys(document.paths)).toEqual(['/api/ca/certificates', '/api/ca/certificates/{fingerprint}', '/api/ca/revocations']);
+    expect(Object.keys(document.paths)).toEqual(['/api/ca/certificates', '/api/ca/certificates/{fingerprint}', '/api/ca/revocations', '/api/admin/ca-profiles/{id}/crls']);
+  });
+
+  it('describes CRL push responses in both forms', async () => {
+    const der = await generateCrl(caA);
+    const asJson = await firmA.request('POST', '/api/admin/ca-profiles/ca-a/crls', { crl: Buffer.from(der).toString('base64') });
+    expect(asJson.status).toBe(201);
+    expectSchema('CrlPushResponse', asJson.body);
+    const response = await fetch(`${service.url}/api/admin/ca-profiles/ca-a/crls`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await firmA.accessToken()}`, 'content-type': 'application/pkix-crl' },
+      body: Buffer.from(der),
+    });
+    const asDer = await response.json();
+    expect(response.status).toBe(200);
+    expectSchema('CrlPushResponse', asDer);
+    expect(asDer.stored).toBe(false);
+  });
+
+  it('describes a CRL push of another firm\'s CA as an error', async () => {
+    const response = await firmB.request('POST', '/api/admin/ca-profiles/ca-a/crls', { crl: Buffer.from(await generateCrl(caA)).toString('base64') });
+    expect(response.status).toBe(403);
+    expectSchema('Error', response.body);
   });
 
   it('describes the error bodies', async () => {

@@ -143,11 +143,39 @@ describe('CA profile ocspUrl input', () => {
   it('accepts loopback only in local development', async () => {
     expect(parseCaProfileInput(body('http://127.0.0.1:9/ocsp')).revocation.ocspUrl).toBe('http://127.0.0.1:9/ocsp');
     const error = await inProduction(() => rejectionOf('http://127.0.0.1:9/ocsp'));
-    expect(error.message).toContain('loopback responders are accepted only in local development');
+    expect(error.message).toContain('loopback addresses are accepted only in local development');
   });
 
   it('accepts public addresses and names', () => {
     expect(parseCaProfileInput(body('http://203.0.114.20/ocsp')).revocation.ocspUrl).toBe('http://203.0.114.20/ocsp');
     expect(parseCaProfileInput(body('http://ocsp.ca.test/')).revocation.ocspUrl).toBe('http://ocsp.ca.test/');
+  });
+});
+
+describe('CA profile crlUrls input', () => {
+  const body = (crlUrl: string) => ({ id: 'input-ca', name: 'Input CA', anchors: [ca.certPem], revocation: { crlUrls: ['http://crl.ca.test/ca.crl', crlUrl] } });
+
+  it('rejects non-public IP literals', () => {
+    for (const [url, address] of [
+      ['http://169.254.169.254/latest/meta-data', '169.254.169.254'],
+      ['http://192.168.1.10/ca.crl', '192.168.1.10'],
+      ['http://[::ffff:10.0.0.1]/ca.crl', '::ffff:a00:1'],
+    ]) {
+      let error: unknown;
+      try {
+        parseCaProfileInput(body(url));
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(ApiError);
+      expect((error as ApiError).message).toContain('revocation.crlUrls[1]');
+      expect((error as ApiError).message).toContain(address);
+      expect((error as ApiError).message).toContain('give a CRL at a public address');
+    }
+  });
+
+  it('accepts loopback in local development and public hosts', () => {
+    expect(parseCaProfileInput(body('http://127.0.0.1:9/ca.crl')).revocation.crlUrls).toEqual(['http://crl.ca.test/ca.crl', 'http://127.0.0.1:9/ca.crl']);
+    expect(parseCaProfileInput(body('http://203.0.114.20/ca.crl')).revocation.crlUrls).toHaveLength(2);
   });
 });

@@ -42,10 +42,10 @@ const TAG = {
 } as const;
 
 /**
- * Input size up to which asn1js's default limit of 10,000 nodes per decode
- * cannot be reached, because every DER element takes at least 2 bytes. Larger
- * input takes the general path, where that limit applies to the whole
- * certificate as before.
+ * Input size up to which no decode here can reach asn1js's default limit of
+ * 10,000 nodes, because every DER element takes at least 2 bytes. Larger
+ * input takes the general path, which raises that limit with the input's
+ * length.
  */
 const MAX_INPUT_BYTES = 20_000;
 

@@ -58,7 +58,7 @@ export function parseCertificate(input: string | Uint8Array, what = 'certificate
   if (cached) return cached;
   const bytes = checkedCopy(der, what);
   const sha256 = digest.toString('hex');
-  // Certificates of the common shape are read without decoding the whole value;
+  // Certificates of the common shape are read without decoding the whole value.
   // readCertificate returns undefined for the rest, which take the general path.
   const read = readCertificate(bytes);
   let cert: pkijs.Certificate;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as pkijs from 'pkijs';
 import { certificateBytes, derOf, spkiBytes, toBytes } from './der.js';
+import { basicConstraintsFields, extendedKeyUsageIds, keyUsageBytes } from './extension-fields.js';
 
 /** Attribute type OIDs and their usual short names, for printing distinguished names. */
 export const NAME_ATTRIBUTES: Record<string, string> = {
@@ -123,8 +124,7 @@ export type KeyUsageName = (typeof KEY_USAGE_BITS)[number];
 export function keyUsages(cert: pkijs.Certificate): Set<KeyUsageName> | undefined {
   const ext = extension(cert, OID.keyUsage);
   if (!ext) return undefined;
-  const bitString = ext.parsedValue as { valueBlock?: { valueHexView: Uint8Array; unusedBits: number } } | undefined;
-  const bytes = bitString?.valueBlock?.valueHexView ?? new Uint8Array();
+  const bytes = keyUsageBytes(ext) ?? (ext.parsedValue as { valueBlock?: { valueHexView: Uint8Array } } | undefined)?.valueBlock?.valueHexView ?? new Uint8Array();
   const usages = new Set<KeyUsageName>();
   KEY_USAGE_BITS.forEach((name, bit) => {
     const byte = bytes[bit >> 3] ?? 0;
@@ -136,6 +136,8 @@ export function keyUsages(cert: pkijs.Certificate): Set<KeyUsageName> | undefine
 export function basicConstraints(cert: pkijs.Certificate): { cA: boolean; pathLenConstraint?: number } | undefined {
   const ext = extension(cert, OID.basicConstraints);
   if (!ext) return undefined;
+  const fields = basicConstraintsFields(ext);
+  if (fields) return fields;
   const parsed = ext.parsedValue as pkijs.BasicConstraints | undefined;
   if (!parsed) return { cA: false };
   const pathLen = parsed.pathLenConstraint;
@@ -148,7 +150,7 @@ export function basicConstraints(cert: pkijs.Certificate): { cA: boolean; pathLe
 export function extendedKeyUsages(cert: pkijs.Certificate): string[] | undefined {
   const ext = extension(cert, OID.extKeyUsage);
   if (!ext) return undefined;
-  return (ext.parsedValue as pkijs.ExtKeyUsage | undefined)?.keyPurposes ?? [];
+  return extendedKeyUsageIds(ext) ?? (ext.parsedValue as pkijs.ExtKeyUsage | undefined)?.keyPurposes ?? [];
 }
 
 export interface CertificateSummary {

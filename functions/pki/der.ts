@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { readCertificate } from './certificate-reader.js';
 
 /** Input that could not be read as a certificate; `detail` explains why. */
 export class MalformedInput extends Error {
@@ -55,16 +56,43 @@ export function parseCertificate(input: string | Uint8Array, what = 'certificate
   const key = digest.toString('base64');
   const cached = parsedCertificates.get(key);
   if (cached) return cached;
-  const { bytes, value } = decodeSingleDer(der, what);
+  const bytes = checkedCopy(der, what);
+  const sha256 = digest.toString('hex');
+  // Certificates of the common shape are read without decoding the whole value.
+  // readCertificate returns undefined for the rest, which take the general path.
+  const read = readCertificate(bytes);
+  let cert: pkijs.Certificate;
+  if (read) {
+    cert = read.certificate;
+    originalBytes.set(cert, { der: bytes, sha256, innerSignatureAlgorithm: read.innerSignatureAlgorithm, outerSignatureAlgorithm: read.outerSignatureAlgorithm });
+    originalSpki.set(cert.subjectPublicKeyInfo, read.subjectPublicKeyInfo);
+  } else {
+    cert = certificateFromSchema(bytes, what, sha256);
+  }
+  if (parsedCertificates.size >= MAX_PARSED_CERTIFICATES) parsedCertificates.clear();
+  parsedCertificates.set(key, cert);
+  return cert;
+}
+
+/**
+ * Parse a certificate by decoding all of it with asn1js and matching it
+ * against the pkijs Certificate schema: the general path of parseCertificate,
+ * exported so that tests can compare both paths. Uses no cache.
+ */
+export function parseCertificateBySchema(der: Uint8Array, what = 'certificate'): pkijs.Certificate {
+  return certificateFromSchema(checkedCopy(der, what), what, createHash('sha256').update(der).digest('hex'));
+}
+
+/** Build a certificate from `bytes`, which have passed the canonical-DER check and belong to the caller. */
+function certificateFromSchema(bytes: Uint8Array, what: string, sha256: string): pkijs.Certificate {
+  const value = decodeChecked(bytes, what);
   let cert: pkijs.Certificate;
   try {
     cert = new pkijs.Certificate({ schema: value });
   } catch (error) {
     throw new MalformedInput(what, `not an X.509 certificate (${(error as Error).message})`);
   }
-  rememberBytes(cert, value, bytes, digest.toString('hex'));
-  if (parsedCertificates.size >= MAX_PARSED_CERTIFICATES) parsedCertificates.clear();
-  parsedCertificates.set(key, cert);
+  rememberBytes(cert, value, bytes, sha256);
   return cert;
 }
 
@@ -128,13 +156,24 @@ export function parseSingleDer(der: Uint8Array, what: string): asn1js.AsnType {
 
 /** Decode as parseSingleDer does, and also return the copy of the input that the asn1js values point into. */
 function decodeSingleDer(der: Uint8Array, what: string): { bytes: Uint8Array; value: asn1js.AsnType } {
+  const bytes = checkedCopy(der, what);
+  return { bytes, value: decodeChecked(bytes, what) };
+}
+
+/** Copy `der` and check that the copy is exactly one value in canonical DER. Decoders may keep views into the copy. */
+function checkedCopy(der: Uint8Array, what: string): Uint8Array {
   if (der.byteLength === 0) throw new MalformedInput(what, 'it is empty');
   const view = new Uint8Array(der);
   const end = checkDerElement(view, 0, view.byteLength, 0, what);
   if (end !== view.byteLength) throw new MalformedInput(what, `${view.byteLength - end} trailing byte(s) after the DER value`);
+  return view;
+}
+
+/** Decode a value that checkedCopy has returned into asn1js objects that point into it. */
+function decodeChecked(view: Uint8Array, what: string): asn1js.AsnType {
   let parsed: ReturnType<typeof asn1js.fromBER>;
   try {
-    // view is this function's own copy, so asn1js may keep views into it. The
+    // view is the caller's own copy, so asn1js may keep views into it. The
     // contents of OCTET and BIT STRINGs are not decoded speculatively: pkijs
     // decodes the ones it needs (extension values, keys) itself. asn1js 4
     // stops at 10,000 nodes by default, which a CRL of about 1,500 entries
@@ -149,7 +188,7 @@ function decodeSingleDer(der: Uint8Array, what: string): { bytes: Uint8Array; va
   if (parsed.offset !== view.byteLength) {
     throw new MalformedInput(what, `${view.byteLength - parsed.offset} trailing byte(s) after the DER value`);
   }
-  return { bytes: view, value: parsed.result };
+  return parsed.result;
 }
 
 /** Maximum nesting of constructed values. X.509 certificates and CRLs nest far less deeply. */
@@ -171,11 +210,8 @@ const PRIMITIVE_ONLY_TAGS = new Set([1, 2, 3, 4, 5, 6, 9, 10, 12, 13, 18, 19, 20
  * cost about as much as the decoding itself.
  */
 function checkDerElement(bytes: Uint8Array, offset: number, limit: number, depth: number, what: string): number {
-  const fail = (detail: string): never => {
-    throw new MalformedInput(what, `the encoding is not canonical DER: ${detail} (element at byte ${offset})`);
-  };
-  if (depth > MAX_DER_DEPTH) fail(`values are nested more than ${MAX_DER_DEPTH} levels deep`);
-  if (offset >= limit) fail('the value is truncated');
+  if (depth > MAX_DER_DEPTH) notCanonical(what, offset, `values are nested more than ${MAX_DER_DEPTH} levels deep`);
+  if (offset >= limit) notCanonical(what, offset, 'the value is truncated');
   const identifier = bytes[offset];
   const constructed = (identifier & 0x20) !== 0;
   const tagClass = identifier >> 6;
@@ -184,40 +220,40 @@ function checkDerElement(bytes: Uint8Array, offset: number, limit: number, depth
   if (tagNumber === 0x1f) {
     tagNumber = 0;
     for (let count = 0; ; count += 1) {
-      if (position >= limit) fail('the tag is truncated');
+      if (position >= limit) notCanonical(what, offset, 'the tag is truncated');
       const byte = bytes[position++];
-      if (count === 0 && byte === 0x80) fail('the tag number has a leading zero');
-      if (count >= 3) fail('the tag number is too large');
+      if (count === 0 && byte === 0x80) notCanonical(what, offset, 'the tag number has a leading zero');
+      if (count >= 3) notCanonical(what, offset, 'the tag number is too large');
       tagNumber = tagNumber * 128 + (byte & 0x7f);
       if ((byte & 0x80) === 0) break;
     }
-    if (tagNumber < 0x1f) fail(`tag number ${tagNumber} is in the long form`);
+    if (tagNumber < 0x1f) notCanonical(what, offset, `tag number ${tagNumber} is in the long form`);
   }
   if (tagClass === 0) {
-    if (tagNumber === 0) fail('universal tag 0 (end-of-contents) appears');
-    if (constructed && PRIMITIVE_ONLY_TAGS.has(tagNumber)) fail(`universal tag ${tagNumber} is constructed`);
-    if (!constructed && (tagNumber === 16 || tagNumber === 17)) fail(`universal tag ${tagNumber} (SEQUENCE or SET) is primitive`);
+    if (tagNumber === 0) notCanonical(what, offset, 'universal tag 0 (end-of-contents) appears');
+    if (constructed && PRIMITIVE_ONLY_TAGS.has(tagNumber)) notCanonical(what, offset, `universal tag ${tagNumber} is constructed`);
+    if (!constructed && (tagNumber === 16 || tagNumber === 17)) notCanonical(what, offset, `universal tag ${tagNumber} (SEQUENCE or SET) is primitive`);
   }
-  if (position >= limit) fail('the length is truncated');
+  if (position >= limit) notCanonical(what, offset, 'the length is truncated');
   const first = bytes[position++];
   let length = first;
-  if (first === 0x80) fail('the length is indefinite');
+  if (first === 0x80) notCanonical(what, offset, 'the length is indefinite');
   if (first > 0x80) {
     const count = first & 0x7f;
-    if (count > 4) fail(`the length takes ${count} bytes`);
-    if (position + count > limit) fail('the length is truncated');
-    if (bytes[position] === 0) fail('the length has a leading zero byte');
+    if (count > 4) notCanonical(what, offset, `the length takes ${count} bytes`);
+    if (position + count > limit) notCanonical(what, offset, 'the length is truncated');
+    if (bytes[position] === 0) notCanonical(what, offset, 'the length has a leading zero byte');
     length = 0;
     for (let i = 0; i < count; i += 1) length = length * 256 + bytes[position++];
-    if (length < 0x80) fail(`length ${length} is in the long form`);
+    if (length < 0x80) notCanonical(what, offset, `length ${length} is in the long form`);
   }
   const end = position + length;
-  if (end > limit) fail(`the length ${length} runs past the end of the enclosing value`);
+  if (end > limit) notCanonical(what, offset, `the length ${length} runs past the end of the enclosing value`);
   if (tagClass === 0) {
-    if (tagNumber === 1 && length !== 1) fail(`a BOOLEAN has ${length} content bytes`);
-    if (tagNumber === 5 && length !== 0) fail(`a NULL has ${length} content bytes`);
-    if (tagNumber === 3 && (length === 0 || bytes[position] > 7 || (length === 1 && bytes[position] !== 0))) fail('a BIT STRING has an invalid unused-bits count');
-    if (tagNumber === 6 || tagNumber === 13) checkObjectIdentifier(bytes, position, end, fail);
+    if (tagNumber === 1 && length !== 1) notCanonical(what, offset, `a BOOLEAN has ${length} content bytes`);
+    if (tagNumber === 5 && length !== 0) notCanonical(what, offset, `a NULL has ${length} content bytes`);
+    if (tagNumber === 3 && (length === 0 || bytes[position] > 7 || (length === 1 && bytes[position] !== 0))) notCanonical(what, offset, 'a BIT STRING has an invalid unused-bits count');
+    if (tagNumber === 6 || tagNumber === 13) checkObjectIdentifier(bytes, position, end, what, offset);
   }
   if (constructed) {
     while (position < end) position = checkDerElement(bytes, position, end, depth + 1, what);
@@ -226,14 +262,23 @@ function checkDerElement(bytes: Uint8Array, offset: number, limit: number, depth
 }
 
 /** Check that each OBJECT IDENTIFIER subidentifier takes the fewest bytes and that the last one is complete (X.690 section 8.19.2). */
-function checkObjectIdentifier(bytes: Uint8Array, start: number, end: number, fail: (detail: string) => never): void {
-  if (start === end) fail('an OBJECT IDENTIFIER is empty');
+function checkObjectIdentifier(bytes: Uint8Array, start: number, end: number, what: string, offset: number): void {
+  if (start === end) notCanonical(what, offset, 'an OBJECT IDENTIFIER is empty');
   let atSubidentifierStart = true;
   for (let i = start; i < end; i += 1) {
-    if (atSubidentifierStart && bytes[i] === 0x80) fail('an OBJECT IDENTIFIER subidentifier has a leading zero');
+    if (atSubidentifierStart && bytes[i] === 0x80) notCanonical(what, offset, 'an OBJECT IDENTIFIER subidentifier has a leading zero');
     atSubidentifierStart = (bytes[i] & 0x80) === 0;
   }
-  if (!atSubidentifierStart) fail('an OBJECT IDENTIFIER ends inside a subidentifier');
+  if (!atSubidentifierStart) notCanonical(what, offset, 'an OBJECT IDENTIFIER ends inside a subidentifier');
+}
+
+/**
+ * Throw the error for an element at `offset` that breaks a DER rule. A
+ * module-level function rather than a closure per element, because the walk
+ * visits every element of every certificate.
+ */
+function notCanonical(what: string, offset: number, detail: string): never {
+  throw new MalformedInput(what, `the encoding is not canonical DER: ${detail} (element at byte ${offset})`);
 }
 
 function decodeText(text: string, what: string): Uint8Array {

@@ -1,6 +1,8 @@
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { OID } from './certificate.js';
+import { extensionValueBytes } from './certificate-reader.js';
+import { authorityKeyIdentifierOnly, basicConstraintsFields, extendedKeyUsageIds } from './extension-fields.js';
 import { MalformedInput, checkSingleDer } from './der.js';
 
 /** The ASN.1 shape an extension's value must have (RFC 5280 section 4.2). */
@@ -22,6 +24,13 @@ const SHAPES = new Map<string, Shape>([
   [OID.certificatePolicies, { kind: 'schema', schema: () => pkijs.CertificatePolicies.schema(), type: 'CertificatePolicies', nonEmpty: true }],
   [OID.subjectAltName, { kind: 'schema', schema: () => pkijs.AltName.schema(), type: 'GeneralNames', nonEmpty: true }],
   [OID.issuerAltName, { kind: 'schema', schema: () => pkijs.AltName.schema(), type: 'GeneralNames', nonEmpty: true }],
+]);
+
+/** Readers of extension-fields.ts by extension type. Each returns undefined for layouts outside the common one. */
+const COMMON_LAYOUTS = new Map<string, (ext: pkijs.Extension) => unknown>([
+  [OID.authorityKeyIdentifier, authorityKeyIdentifierOnly],
+  [OID.basicConstraints, basicConstraintsFields],
+  [OID.extKeyUsage, extendedKeyUsageIds],
 ]);
 
 /** Verdicts per extension object; parsed certificates are cached, so their extensions are checked once. */
@@ -51,7 +60,7 @@ export function extensionValueProblem(ext: pkijs.Extension): string | undefined 
 const schemas = new Map<string, asn1js.AsnType>();
 
 function findProblem(ext: pkijs.Extension): string | undefined {
-  const bytes = ext.extnValue.valueBlock.valueHexView;
+  const bytes = extensionValueBytes(ext);
   try {
     // The structural walk runs without building asn1js objects; only the types with a schema are decoded below.
     checkSingleDer(bytes, `extension ${ext.extnID}`);
@@ -64,6 +73,13 @@ function findProblem(ext: pkijs.Extension): string | undefined {
   if (shape.kind === 'primitive') {
     // A universal, primitive tag below 31 is the whole identifier byte.
     if (bytes[0] !== shape.tagNumber) return `its value must be a ${shape.type}`;
+    return undefined;
+  }
+  // A value that a reader in extension-fields.ts accepts has a layout the schema matches, so only the
+  // non-empty rule is left to check for it.
+  const common = COMMON_LAYOUTS.get(ext.extnID)?.(ext);
+  if (common !== undefined) {
+    if (shape.nonEmpty && Array.isArray(common) && common.length === 0) return `its ${shape.type} must contain at least one entry`;
     return undefined;
   }
   const decoded = asn1js.fromBER(bytes);

@@ -21,7 +21,31 @@ const SM2_CURVE = {
 
 export const SM2_N = SM2_CURVE.n;
 
-export const Sm2Point = weierstrassN(SM2_CURVE, { Fp: Field(SM2_CURVE.p) });
+/**
+ * The field of sm2p256v1 coordinates. @noble/curves 1.9.7 reduces every sum
+ * and difference with a BigInt division (`%`). Operands here are already
+ * reduced, so one comparison and at most one subtraction or addition of p
+ * give the same result. Anything still out of range takes the division.
+ */
+const Fp = (() => {
+  const field = Field(SM2_CURVE.p);
+  const p = SM2_CURVE.p;
+  const add = (lhs: bigint, rhs: bigint): bigint => {
+    const sum = lhs + rhs;
+    if (sum < p) return sum >= 0n ? sum : field.create(sum);
+    const reduced = sum - p;
+    return reduced < p ? reduced : field.create(reduced);
+  };
+  const sub = (lhs: bigint, rhs: bigint): bigint => {
+    const difference = lhs - rhs;
+    if (difference >= 0n) return difference < p ? difference : field.create(difference);
+    const raised = difference + p;
+    return raised >= 0n ? raised : field.create(raised);
+  };
+  return Object.freeze({ ...field, add, sub });
+})();
+
+export const Sm2Point = weierstrassN(SM2_CURVE, { Fp });
 export type Sm2Point = WeierstrassPoint<bigint>;
 
 /**
@@ -109,5 +133,17 @@ export function verifySm2Signature(key: Sm2PublicKey, data: Uint8Array, r: bigin
   if (key.uses === precomputeAfterUses) publicPoint.precompute(TABLE_WINDOW_BITS, false);
   const sum = multiplyPublic(publicPoint, t, multiplyPublic(Sm2Point.BASE, s));
   if (sum.is0()) return false;
-  return (e + sum.toAffine().x) % SM2_N === r;
+  return affineXMatches(sum, (((r - e) % SM2_N) + SM2_N) % SM2_N);
+}
+
+/**
+ * Check (e + x1) mod n = r for the point's affine x1 = X / Z without
+ * inverting Z, given target = (r - e) mod n. Because x1 < p < 2n, the check
+ * is true exactly when x1 is target or target + n, so X is compared with
+ * target * Z and, where target + n < p, with (target + n) * Z.
+ */
+export function affineXMatches(point: Sm2Point, target: bigint): boolean {
+  if (Fp.eql(point.X, Fp.mul(target, point.Z))) return true;
+  const higher = target + SM2_N;
+  return higher < SM2_CURVE.p && Fp.eql(point.X, Fp.mul(higher, point.Z));
 }

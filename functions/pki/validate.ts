@@ -11,6 +11,7 @@ import {
   signatureAlgorithmsMatch,
   spkiHash,
 } from './certificate.js';
+import { authorityKeyIdentifierOnly, subjectKeyIdentifier } from './extension-fields.js';
 import { extensionValueProblem } from './extension-values.js';
 import { isSelfIssued, nameKey } from './names.js';
 import { CertificateRejected, type RejectionCode } from './reasons.js';
@@ -188,10 +189,11 @@ function buildCandidatePaths(leaf: pkijs.Certificate, supplied: pkijs.Certificat
 
 /** Check that the child's authority key identifier equals the issuer's subject key identifier, where both carry one. */
 function keyIdentifiersMatch(child: pkijs.Certificate, issuer: pkijs.Certificate): boolean {
-  const aki = extension(child, OID.authorityKeyIdentifier)?.parsedValue as pkijs.AuthorityKeyIdentifier | undefined;
-  const ski = extension(issuer, OID.subjectKeyIdentifier)?.parsedValue as { valueBlock?: { valueHexView: Uint8Array } } | undefined;
-  const akiBytes = aki?.keyIdentifier?.valueBlock.valueHexView;
-  const skiBytes = ski?.valueBlock?.valueHexView;
+  const akiExtension = extension(child, OID.authorityKeyIdentifier);
+  const skiExtension = extension(issuer, OID.subjectKeyIdentifier);
+  if (!akiExtension || !skiExtension) return true;
+  const akiBytes = authorityKeyIdentifierOnly(akiExtension) ?? (akiExtension.parsedValue as pkijs.AuthorityKeyIdentifier | undefined)?.keyIdentifier?.valueBlock.valueHexView;
+  const skiBytes = subjectKeyIdentifier(skiExtension) ?? (skiExtension.parsedValue as { valueBlock?: { valueHexView: Uint8Array } } | undefined)?.valueBlock?.valueHexView;
   if (!akiBytes || !skiBytes) return true;
   return Buffer.from(akiBytes).equals(Buffer.from(skiBytes));
 }

@@ -6,7 +6,7 @@ import { sm2 } from 'sm-crypto-v2';
 import { describe, expect, it } from 'vitest';
 import { parseCertificate } from '../../functions/pki/der.js';
 import { ALGORITHM_OID, cryptoEngine, verifySignature } from '../../functions/pki/signature.js';
-import { SM2_N, Sm2Point, sm2PublicKey, verifySm2Signature } from '../../functions/pki/sm2.js';
+import { SM2_N, Sm2Point, affineXMatches, sm2PublicKey, verifySm2Signature } from '../../functions/pki/sm2.js';
 import { testDataPath } from '../helpers/testdata.js';
 
 const SM2_DATA = testDataPath('sm2');
@@ -168,6 +168,22 @@ describe('SM2 variable-time verification', () => {
       expect(verifySm2Signature(key, message, r, s, '', precomputeAfterUses)).toBe(false);
     }
     expect(key.uses).toBeGreaterThan(precomputeAfterUses);
+  });
+
+  it('compares affine x without inverting Z', () => {
+    // Projective coordinates with x1 = X / Z chosen directly, including x1 >= n, which a real
+    // signature reaches with a probability below 2^-128 (p - n < 2^128).
+    const p = Sm2Point.Fp.ORDER;
+    const z = 0x1234567n;
+    const pointWithX = (x1: bigint) => new Sm2Point((x1 * z) % p, 1n, z);
+    expect(affineXMatches(pointWithX(5n), 5n)).toBe(true);
+    expect(affineXMatches(pointWithX(5n), 6n)).toBe(false);
+    expect(affineXMatches(pointWithX(SM2_N + 5n), 5n)).toBe(true);
+    expect(affineXMatches(pointWithX(SM2_N + 5n), 6n)).toBe(false);
+    expect(affineXMatches(pointWithX(p - 1n), p - 1n - SM2_N)).toBe(true);
+    expect(affineXMatches(pointWithX(SM2_N - 1n), SM2_N - 1n)).toBe(true);
+    // x1 = target + n must not match when target + n >= p, because no affine x is that large.
+    expect(affineXMatches(pointWithX(p - SM2_N), SM2_N - 1n)).toBe(false);
   });
 
   it('rejects a public key that is not on the curve', () => {

@@ -60,9 +60,13 @@ export function locateCreditCode(cert: pkijs.Certificate, profile: Pick<CaProfil
   return { code: found.code, checkValid: found.checkValid, where: found.where };
 }
 
+/** Longest value a profile's creditCodePattern is applied to; a field carrying a credit code is far shorter. */
+const MAX_PATTERN_INPUT = 256;
+
 function extract(value: string, pattern?: string): string | undefined {
   if (pattern) {
-    const match = new RegExp(pattern).exec(value);
+    // The value comes from the certificate, so its length is bounded before an operator's pattern runs on it.
+    const match = new RegExp(pattern).exec(value.slice(0, MAX_PATTERN_INPUT));
     if (!match) return undefined;
     return (match[1] ?? match[0]).toUpperCase();
   }

@@ -172,6 +172,10 @@ export function parseCaProfileInput(body: Fields, idFromPath?: string): CaProfil
     } catch (error) {
       throw invalid('creditCodePattern', `is not a regular expression (${(error as Error).message})`);
     }
+    // A quantified group that itself ends in a quantifier, such as (a+)+, can take exponential time on a crafted certificate.
+    if (/[+*}]\)[+*{]/.test(pattern)) {
+      throw invalid('creditCodePattern', `${JSON.stringify(pattern)} repeats a group that contains a repetition, which can take exponential time on crafted input; write it without nested quantifiers, for example ^91[0-9A-Z]{16}`);
+    }
   }
   const allowInvalid = body.allowInvalidCheckCharacter ?? false;
   if (typeof allowInvalid !== 'boolean') throw invalid('allowInvalidCheckCharacter', 'must be true or false');

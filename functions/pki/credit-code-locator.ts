@@ -60,7 +60,7 @@ export function locateCreditCode(cert: pkijs.Certificate, profile: Pick<CaProfil
   return { code: found.code, checkValid: found.checkValid, where: found.where };
 }
 
-/** Longest value a profile's creditCodePattern is applied to; a field carrying a credit code is far shorter. */
+/** Maximum length of the text a profile's creditCodePattern runs on; a field carrying a credit code is far shorter. */
 const MAX_PATTERN_INPUT = 256;
 
 function extract(value: string, pattern?: string): string | undefined {

@@ -1,6 +1,7 @@
 import { createChallenge } from '../db/challenges.js';
 import { getCreditCodeBySubject, getEnterprise, trustedName, type Enterprise } from '../db/enterprises.js';
 import { authenticate } from '../lib/auth.js';
+import { currentTrustStore } from '../db/ca-profiles.js';
 import { listBindings, type CertificateBinding } from '../db/certificates.js';
 import { config } from '../lib/config.js';
 import { badRequest, forbidden, notFound } from '../lib/errors.js';
@@ -74,8 +75,10 @@ const routes: Route[] = [
     path: '/api/enterprises/{creditCode}/certificates',
     handler: async ({ event, params }) => {
       const code = await requireOwnEnterprise(event, params.creditCode);
-      const bindings = await listBindings(code);
-      return json(200, { creditCode: code, certificates: bindings.map(publicBinding) });
+      const [bindings, store] = await Promise.all([listBindings(code), currentTrustStore()]);
+      // The CA's status tells the enterprise why a certificate of a suspended, retired or distrusted CA behaves as it does.
+      const certificates = bindings.map((binding) => ({ ...publicBinding(binding), caStatus: store.profiles.get(binding.caId)?.status ?? null }));
+      return json(200, { creditCode: code, certificates });
     },
   },
   {

@@ -602,6 +602,9 @@ describe('enterprise with a flagged credit code', () => {
     expect(own.status).toBe(200);
     const certificates = await fetch(`${service.url}/api/enterprises/${code}/certificates`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
     expect(certificates.status).toBe(200);
+    const listed = (await certificates.json()).certificates;
+    expect(listed.map((certificate: { creditCodeFlagged?: boolean }) => certificate.creditCodeFlagged)).toEqual([true]);
+    expect(listed.map((certificate: { caStatus: string }) => certificate.caStatus)).toEqual(['active']);
 
     const admin = await platformToken(service.url, 'admin');
     const lookup = await fetch(`${service.url}/api/admin/enterprises/${code}`, { headers: { authorization: `Bearer ${admin.token}` } });

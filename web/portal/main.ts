@@ -66,12 +66,16 @@ function certificateBadge(certificate: any): HTMLElement {
   const daysLeft = Math.floor((Date.parse(certificate.notAfter) - Date.now()) / 86_400_000);
   if (certificate.status === 'revoked') return h('span', { class: 'badge bad' }, tr({ zh: '已失效', en: 'revoked' }));
   if (certificate.status === 'expired' || daysLeft < 0) return h('span', { class: 'badge bad' }, tr({ zh: '已过期', en: 'expired' }));
+  if (certificate.caStatus === 'distrusted') return h('span', { class: 'badge bad' }, tr({ zh: '签发机构已被撤销信任，证书不可用', en: 'issuing CA distrusted: unusable' }));
+  if (certificate.caStatus === 'suspended' || certificate.caStatus === 'retired') {
+    return h('span', { class: 'badge warn' }, tr({ zh: '签发机构已暂停或退出，可继续登录，不能新绑定', en: 'issuing CA suspended or retired: login only' }));
+  }
   if (daysLeft <= EXPIRY_WARNING_DAYS) return h('span', { class: 'badge warn' }, tr({ zh: '{d} 天后到期', en: 'expires in {d} days' }, { d: daysLeft }));
   return h('span', { class: 'badge ok' }, tr({ zh: '有效', en: 'valid' }));
 }
 
 function certificatesSection(certificates: any[]): HTMLElement {
-  const usable = certificates.filter((c) => c.status === 'active' && Date.parse(c.notAfter) > Date.now());
+  const usable = certificates.filter((c) => c.status === 'active' && Date.parse(c.notAfter) > Date.now() && c.caStatus !== 'distrusted');
   const latest = Math.max(0, ...usable.map((c) => Date.parse(c.notAfter)));
   const warning = usable.length === 0
     ? h('p', { class: 'error', role: 'alert' }, tr({ zh: '没有有效的证书：通行密钥已暂停使用，请绑定新证书。', en: 'No valid certificate: passkeys are paused until a new certificate is bound.' }))

@@ -10,6 +10,7 @@ export const REJECTION_TEXT = {
   EXPIRED: { zh: '证书已过期，请更换新证书。', en: 'The certificate has expired; renew it with your CA.' },
   NOT_YET_VALID: { zh: '证书尚未生效。', en: 'The certificate is not valid yet.' },
   REVOKED: { zh: '证书已被吊销。', en: 'The certificate has been revoked.' },
+  CERTIFICATE_ON_HOLD: { zh: '证书已被签发机构暂停（冻结），暂不能使用；解除暂停后可继续使用。', en: 'The certificate is on hold at its CA; it works again once the CA releases the hold.' },
   REVOCATION_UNKNOWN: { zh: '暂时无法确认证书是否被吊销，请稍后重试。', en: 'Revocation status cannot be established right now; try again later.' },
   CA_SUSPENDED: { zh: '该 CA 已暂停，暂不能绑定新证书；已绑定的证书仍可登录。', en: 'This CA is suspended: new bindings are refused, existing ones still work.' },
   CA_RETIRED: { zh: '该 CA 已退出，不能绑定新证书。', en: 'This CA has been retired: new bindings are refused.' },

@@ -223,6 +223,10 @@ async function checkCandidate(candidate: CandidatePath, options: ValidationOptio
     const cert = path[index];
     const sameCa = path.slice(index + 2).filter((other) => nameKey(other.subject) === nameKey(cert.issuer));
     const status = await revocationStatus(cert, [path[index + 1], ...sameCa], profile, options.at, options.revocation);
+    if (status.status === 'revoked' && status.reason === 'certificateHold') {
+      // A hold is temporary (RFC 5280 section 5.3.1), so it refuses the certificate without ending its binding.
+      throw reject('CERTIFICATE_ON_HOLD', cert, `on hold since ${status.revocationDate.toISOString()} (${status.source}); ask the CA to release the hold, or use another certificate`);
+    }
     if (status.status === 'revoked') {
       const error = reject('REVOKED', cert, `revoked on ${status.revocationDate.toISOString()} (reason: ${status.reason}; ${status.source})`);
       error.revokedVia = status.via;

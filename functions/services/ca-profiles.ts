@@ -115,7 +115,7 @@ export async function pushCrl(caId: string, input: string | Uint8Array, actor: s
   if (previous?.sha256 === parsed.sha256) {
     result.stored = false;
     // The same CRL again: its entries are applied once more only when an earlier push stopped before it finished them.
-    if (previous.entriesAppliedAt) previousEntries = new Set(parsed.entries.keys());
+    if (previous.entriesAppliedAt) previousEntries = revokingSerials(parsed);
   } else {
     const derFields = await storeCrlDer(parsed.der, parsed.sha256, nextUpdate);
     try {
@@ -142,7 +142,7 @@ export async function pushCrl(caId: string, input: string | Uint8Array, actor: s
     }
     invalidateTrustStore();
     // Entries of a previous CRL whose application stopped halfway are checked again.
-    if (previous?.entriesAppliedAt) previousEntries = new Set(parseCrl(previous.der).entries.keys());
+    if (previous?.entriesAppliedAt) previousEntries = revokingSerials(parseCrl(previous.der));
   }
   result.revokedBindings = await revokeListedBindings(parsed, previousEntries, { label: `CRL of "${issuer}" pushed for CA profile ${caId}`, source: 'pushed-crl', actor });
   await markCrlEntriesApplied(signerSpkiHash, parsed.sha256, new Date());
@@ -175,11 +175,26 @@ export function verifyProfileCrl(profile: CaProfile, parsed: ParsedCrl, now: Dat
 }
 
 /**
- * Mark revoked the bindings of every certificate that `parsed` lists and
- * `previousEntries` (serial keys of an earlier CRL) does not, except entries
- * with reason removeFromCRL. markBindingRevoked records each revocation once,
- * so repeating this, or running it twice at once, is harmless. Returns the
- * fingerprints of the bindings this call revoked.
+ * Return the serial keys of a CRL's entries that revoke for good. removeFromCRL
+ * entries are no revocation, and certificateHold is temporary: validation
+ * refuses a held certificate while a CRL lists it, without ending its binding.
+ * So a hold that later becomes a revocation counts as new then.
+ */
+export function revokingSerials(parsed: ParsedCrl): Set<string> {
+  const serials = new Set<string>();
+  for (const [serialKey, entry] of parsed.entries) {
+    const reason = reasonName(entry);
+    if (reason !== 'removeFromCRL' && reason !== 'certificateHold') serials.add(serialKey);
+  }
+  return serials;
+}
+
+/**
+ * Mark revoked the bindings of every certificate that `parsed` revokes for good
+ * (revokingSerials) and `previousEntries` (from an earlier CRL) does not.
+ * markBindingRevoked records each revocation once, so repeating this, or
+ * running it twice at once, is harmless. Returns the fingerprints of the
+ * bindings this call revoked.
  */
 export async function revokeListedBindings(
   parsed: ParsedCrl,
@@ -187,7 +202,8 @@ export async function revokeListedBindings(
   notice: { label: string; source: string; actor: string },
 ): Promise<string[]> {
   const issuerNameHash = sha256Hex(parsed.crl.issuer.toSchema().toBER(false));
-  const listed = [...parsed.entries].filter(([serialKey, entry]) => !previousEntries.has(serialKey) && reasonName(entry) !== 'removeFromCRL');
+  const revoking = revokingSerials(parsed);
+  const listed = [...parsed.entries].filter(([serialKey]) => revoking.has(serialKey) && !previousEntries.has(serialKey));
   // One query per listed serial: a CRL seen for the first time may list tens of
   // thousands, so they run CRL_LOOKUP_CONCURRENCY at a time. Results keep the CRL's order.
   const revokedPerEntry: string[][] = listed.map(() => []);

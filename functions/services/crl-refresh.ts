@@ -9,7 +9,7 @@ import { nameToString, spkiHash } from '../pki/certificate.js';
 import { MalformedInput, parseCertificates } from '../pki/der.js';
 import { CRL_OID, crlUrls, parseCrl, type ParsedCrl } from '../pki/revocation.js';
 import type { CaProfile } from '../pki/trust-store.js';
-import { revokeListedBindings, verifyProfileCrl } from './ca-profiles.js';
+import { revokeListedBindings, revokingSerials, verifyProfileCrl } from './ca-profiles.js';
 import { downloadCrl } from './revocation-source.js';
 
 /** Actor named in the events and revocations that the scheduled refresh records. */
@@ -133,7 +133,7 @@ async function refreshOne(profile: CaProfile, url: string, state: CrlSource | un
   const stored = isComplete(parsed) ? await storeForSigner(profile, parsed, spkiHash(signer), url, now, derFields) : false;
   const previousDer = state ? await loadCrlDer(state) : undefined;
   // Without the previous CRL (first fetch, or its chunks expired) every entry is checked against the bindings.
-  const previousEntries = previousDer ? new Set(parseCrl(previousDer, `CRL last fetched from ${url}`).entries.keys()) : new Set<string>();
+  const previousEntries = previousDer ? revokingSerials(parseCrl(previousDer, `CRL last fetched from ${url}`)) : new Set<string>();
   const revokedBindings = await revokeListedBindings(parsed, previousEntries, { label: `CRL of "${issuer}" fetched from ${url} for CA profile ${profile.id}`, source: 'crl', actor: CRL_REFRESH_ACTOR });
   if (stored) await markCrlEntriesApplied(spkiHash(signer), parsed.sha256, now);
   await recordCrlFetch(profile.id, url, {

@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFeedHead } from '../../functions/db/events.js';
@@ -308,6 +312,58 @@ describe('forged CRL', () => {
     const code = randomCreditCode();
     const holder = await issueHolder(ca, 'honest2', code);
     expect((await bindHolder(code, holder)).status).toBe(201);
+  });
+});
+
+describe('certificate on hold', () => {
+  let ca: TestCa;
+  let holder: Holder;
+  let code: string;
+  const openssl = promisify(execFile);
+  const caArgs = () => ['ca', '-batch', '-config', join(ca.dir, 'openssl.cnf'), '-cert', ca.certPath, '-keyfile', ca.keyPath];
+  // thisUpdate has a resolution of one second, and each pushed CRL must be newer than the last.
+  const pushNewCrl = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    return admin('/ca-profiles/hold-ca/crls', { crl: Buffer.from(await generateCrl(ca)).toString('base64') });
+  };
+
+  beforeAll(async () => {
+    ca = await createRootCa(await tempDir(), 'Hold CA', 'ec');
+    const created = await admin('/ca-profiles', { id: 'hold-ca', name: 'Hold CA', anchors: [ca.certPem], revocation: { useCrlDistributionPoints: false, failPolicy: 'closed' } });
+    expect(created.status).toBe(201);
+    expect((await admin('/ca-profiles/hold-ca/crls', { crl: Buffer.from(await generateCrl(ca)).toString('base64') })).status).toBe(201);
+    code = randomCreditCode();
+    holder = await issueHolder(ca, 'held', code);
+    expect((await bindHolder(code, holder)).status).toBe(201);
+  }, 60_000);
+
+  it('refuses a held certificate and keeps its binding', async () => {
+    await openssl('openssl', [...caArgs(), '-revoke', holder.certPath, '-crl_hold', '1.2.840.10040.2.2']);
+    const pushed = await pushNewCrl();
+    expect(pushed.status).toBe(201);
+    expect(pushed.body.revokedBindings).toEqual([]);
+    const error = await login(holder).then(() => 'accepted', (e: { response?: { error: string } }) => e);
+    expect((error as { response?: { error: string } }).response?.error).toBe('CERTIFICATE_ON_HOLD');
+    expect((await getBinding(fingerprint(parseCertificate(holder.certPem))))?.status).toBe('active');
+  });
+
+  it('accepts the certificate again after release', async () => {
+    // openssl has no command to release a hold, so its database line goes back to valid.
+    const index = join(ca.dir, 'index.txt');
+    const lines = (await readFile(index, 'utf8')).split('\n').map((line) => (line.startsWith('R\t') && line.includes(',holdInstruction,') ? line.replace(/^R\t([^\t]*)\t[^\t]*\t/, 'V\t$1\t\t') : line));
+    await writeFile(index, lines.join('\n'));
+    expect((await pushNewCrl()).status).toBe(201);
+    const { claims } = await login(holder);
+    expect(claims.credit_code).toBe(code);
+  });
+
+  it('revokes the binding when a hold becomes a revocation', async () => {
+    await openssl('openssl', [...caArgs(), '-revoke', holder.certPath, '-crl_hold', '1.2.840.10040.2.2']);
+    expect((await pushNewCrl()).body.revokedBindings).toEqual([]);
+    const index = join(ca.dir, 'index.txt');
+    await writeFile(index, (await readFile(index, 'utf8')).replace(/,holdInstruction,[^\t]*/, ',keyCompromise'));
+    const pushed = await pushNewCrl();
+    expect(pushed.body.revokedBindings).toEqual([fingerprint(parseCertificate(holder.certPem))]);
   });
 });
 

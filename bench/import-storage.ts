@@ -13,8 +13,7 @@
  *   import        storeAccepted as the CA sync API calls it: 4 batches of 200
  *                 at once, each read first (BatchGetItem), then packed
  *                 transactions of up to 32 certificates with the feed head
- *   import-1      as import, one batch at a time (the same as import since
- *                 storeAccepted stores one batch at a time in a process)
+ *   import-1      as import, one batch at a time
  *   tx-N          the same items in transactions of N certificates (with feed
  *                 head and event), without the reads
  *   tx-32-nocond  as tx-32 with the conditions on the own items left out

@@ -38,23 +38,6 @@ const MAX_CONFLICT_ATTEMPTS = 5;
  */
 export async function storeAccepted(accepted: AcceptedCertificate[], report: (item: AcceptedCertificate, outcome: StoreOutcome) => void): Promise<void> {
   if (accepted.length === 0) return;
-  const run = storeQueue.then(() => storeInOrder(accepted, report));
-  storeQueue = run.catch(() => undefined);
-  return run;
-}
-
-/**
- * Store phases of this process, one at a time. Their commits already queue
- * on the feed head (commitWithEvents), so letting the reads of one batch run
- * beside the transactions of another gains little. It costs DynamoDB Local
- * CPU, though. With 4 batches in flight, bench/import-storage.ts measured
- * 1.88 ms of its CPU per certificate without this queue and 1.53 ms with it.
- * A Lambda instance serves one request at a time, so there this queue never
- * waits.
- */
-let storeQueue: Promise<unknown> = Promise.resolve();
-
-async function storeInOrder(accepted: AcceptedCertificate[], report: (item: AcceptedCertificate, outcome: StoreOutcome) => void): Promise<void> {
   const bound = await batchGet(accepted.map((item) => certificateKey(item.binding.fingerprint)));
   const fresh = accepted.filter((item) => !reportIfBound(item, bound, report));
   const byCa = new Map<string, AcceptedCertificate[]>();

@@ -49,48 +49,7 @@ async function store(items: AcceptedCertificate[]): Promise<Map<number, StoreOut
   return outcomes;
 }
 
-/** Partition keys that a BatchGetItem or TransactWriteItems request reads or writes. */
-function keysOf(input: any): string[] {
-  const batchKeys = Object.values(input.RequestItems ?? {}).flatMap((request: any) => request.Keys ?? []);
-  const written = (input.TransactItems ?? []).map((item: any) => item.Put?.Item ?? item.Update?.Key);
-  return [...batchKeys, ...written].map((key: any) => key?.pk?.S).filter(Boolean);
-}
-
 describe('CA import storage', () => {
-  it('stores concurrent batches in turn', async () => {
-    const first = Array.from({ length: 40 }, (_, i) => accepted(i, randomCreditCode()));
-    const second = Array.from({ length: 40 }, (_, i) => accepted(i, randomCreditCode()));
-    const owner = new Map<string, string>();
-    for (const [name, batch] of [['first', first], ['second', second]] as const) {
-      for (const { binding } of batch) {
-        owner.set(`CERT#${binding.fingerprint}`, name);
-        owner.set(`ENT#${binding.creditCode}`, name);
-      }
-    }
-    // The batch that each read and write request belongs to, in the order the requests were sent.
-    const order: string[] = [];
-    dynamo().middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'BatchGetItemCommand' || context.commandName === 'TransactWriteItemsCommand') {
-          const names = new Set(keysOf(args.input).map((key) => owner.get(key)).filter(Boolean));
-          expect([...names]).toHaveLength(1);
-          order.push([...names][0]!);
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'observe' },
-    );
-
-    const [firstOutcomes, secondOutcomes] = await Promise.all([store(first), store(second)]);
-
-    expect([...firstOutcomes.values()].every((outcome) => outcome.status === 'imported')).toBe(true);
-    expect([...secondOutcomes.values()].every((outcome) => outcome.status === 'imported')).toBe(true);
-    expect(firstOutcomes.size).toBe(40);
-    expect(secondOutcomes.size).toBe(40);
-    // Each batch reads twice (certificates, then enterprises) and commits twice (32 and 8 certificates).
-    expect(order).toEqual([...Array(4).fill('first'), ...Array(4).fill('second')]);
-  });
-
   it('keeps an enterprise registered mid-import', async () => {
     const codes = [randomCreditCode(), randomCreditCode(), randomCreditCode()];
     const items = codes.map((code, i) => accepted(i, code));

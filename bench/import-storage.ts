@@ -1,10 +1,10 @@
 /**
  * Measure the CPU of DynamoDB Local per imported certificate, by the way the
  * import's items are written. Every variant writes the items of new
- * certificates of new enterprises into one DynamoDB Local in memory: the
- * enterprise record with its name index entry, the subject mapping, the
- * binding with its three index entries, and a certificates-imported event per
- * transaction. The variants take turns within each round, so load on the
+ * certificates of new enterprises into one DynamoDB Local in memory. These
+ * are the enterprise record with its name index entry, the subject mapping,
+ * the binding with its three index entries, and a certificates-imported
+ * event per transaction. The variants take turns within each round, so load on the
  * machine affects them alike.
  *
  *   npx tsx bench/import-storage.ts [certificates per variant and round] [rounds]

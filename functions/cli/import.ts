@@ -18,6 +18,7 @@ import { readdir, readFile, stat, writeFile, appendFile } from 'node:fs/promises
 import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CaFirmSession } from '../../infra/local/ca-client.js';
+import { parseCsv } from './csv.js';
 import { locateCreditCode } from '../pki/credit-code-locator.js';
 import { parseCertificate } from '../pki/der.js';
 import { certificatePem } from '../pki/pem.js';
@@ -226,39 +227,6 @@ async function readCsv(path: string): Promise<SourceItem[]> {
     items.push({ source: `${path}:${i + 2}`, certificate, ...(code ? { creditCode: code } : {}), ...(code === '' ? { creditCodeCellEmpty: true } : {}) });
   }
   return items;
-}
-
-/** Parse RFC 4180 CSV (quoted fields may contain commas, quotes and line breaks). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i += 1;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i += 1;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  if (field || row.length) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
 }
 
 const csvRow = (cells: string[]) => cells.map((c) => `"${c.replace(/"/g, '""')}"`).join(',') + '\n';

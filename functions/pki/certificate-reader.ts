@@ -69,6 +69,9 @@ export interface ReadCertificate {
   /** AlgorithmIdentifier after the signed part (signatureAlgorithm). */
   outerSignatureAlgorithm: Uint8Array;
   subjectPublicKeyInfo: Uint8Array;
+  /** Issuer and subject Names as they came. */
+  issuer: Uint8Array;
+  subject: Uint8Array;
 }
 
 /** Thrown inside this module when the input is outside the common shape. readCertificate turns it into undefined. */
@@ -142,6 +145,8 @@ class CertificateReader {
       innerSignatureAlgorithm: this.view(innerAlgorithm),
       outerSignatureAlgorithm: this.view(outerAlgorithm),
       subjectPublicKeyInfo: this.view(spki),
+      issuer: this.view(issuer!),
+      subject: this.view(subject!),
     };
   }
 

@@ -81,9 +81,10 @@ export function serialHex(cert: pkijs.Certificate): string {
   return Buffer.from(cert.serialNumber.valueBlock.valueHexView).toString('hex').replace(/^(00)+(?=.)/, '').toUpperCase();
 }
 
-export const issuerNameHash = memo((cert) => sha256Hex(cert.issuer.toSchema().toBER(false)));
+// Hashes of the names as they came; a certificate built another way is encoded again.
+export const issuerNameHash = memo((cert) => sha256Hex(certificateBytes(cert)?.issuer ?? cert.issuer.toSchema().toBER(false)));
 
-export const subjectNameHash = memo((cert) => sha256Hex(cert.subject.toSchema().toBER(false)));
+export const subjectNameHash = memo((cert) => sha256Hex(certificateBytes(cert)?.subject ?? cert.subject.toSchema().toBER(false)));
 
 export function extension(cert: pkijs.Certificate, oid: string): pkijs.Extension | undefined {
   return cert.extensions?.find((ext) => ext.extnID === oid);

@@ -24,6 +24,9 @@ interface CertificateBytes {
   innerSignatureAlgorithm: Uint8Array;
   /** AlgorithmIdentifier after the signed part (signatureAlgorithm). */
   outerSignatureAlgorithm: Uint8Array;
+  /** Issuer and subject Names as they came. */
+  issuer: Uint8Array;
+  subject: Uint8Array;
 }
 
 const originalBytes = new WeakMap<pkijs.Certificate, CertificateBytes>();
@@ -64,7 +67,7 @@ export function parseCertificate(input: string | Uint8Array, what = 'certificate
   let cert: pkijs.Certificate;
   if (read) {
     cert = read.certificate;
-    originalBytes.set(cert, { der: bytes, sha256, innerSignatureAlgorithm: read.innerSignatureAlgorithm, outerSignatureAlgorithm: read.outerSignatureAlgorithm });
+    originalBytes.set(cert, { der: bytes, sha256, innerSignatureAlgorithm: read.innerSignatureAlgorithm, outerSignatureAlgorithm: read.outerSignatureAlgorithm, issuer: read.issuer, subject: read.subject });
     originalSpki.set(cert.subjectPublicKeyInfo, read.subjectPublicKeyInfo);
   } else {
     cert = certificateFromSchema(bytes, what, sha256);
@@ -112,6 +115,8 @@ function rememberBytes(cert: pkijs.Certificate, value: asn1js.AsnType, der: Uint
     sha256,
     innerSignatureAlgorithm: fields[versionFields + 1].valueBeforeDecodeView,
     outerSignatureAlgorithm: outerAlgorithm.valueBeforeDecodeView,
+    issuer: fields[versionFields + 2].valueBeforeDecodeView,
+    subject: fields[versionFields + 4].valueBeforeDecodeView,
   });
   originalSpki.set(cert.subjectPublicKeyInfo, fields[versionFields + 5].valueBeforeDecodeView);
 }

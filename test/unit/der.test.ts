@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as pkijs from 'pkijs';
-import { fingerprint, signatureAlgorithmsMatch, spkiHash } from '../../functions/pki/certificate.js';
+import { fingerprint, issuerNameHash, signatureAlgorithmsMatch, spkiHash, subjectNameHash } from '../../functions/pki/certificate.js';
 import { MalformedInput, certificateBytes, clearParsedCertificates, parseCertificate, parseSingleDer, spkiBytes } from '../../functions/pki/der.js';
 import { parseCrl } from '../../functions/pki/revocation.js';
 import { testDataPath } from '../helpers/testdata.js';
@@ -219,5 +219,26 @@ describe('recorded certificate bytes', () => {
       expectRecordedBytesMatch(cert, mutated, `round ${round}, byte ${position}`);
     }
     expect(parsed).toBeGreaterThan(100);
+  });
+});
+
+describe('name hashes from original bytes', () => {
+  it('match the encoded names for every PKITS certificate', () => {
+    const dir = testDataPath('pkits', 'certs');
+    const names = readdirSync(dir).filter((name) => name.endsWith('.crt'));
+    expect(names.length).toBeGreaterThan(100);
+    for (const name of names) {
+      const der = new Uint8Array(readFileSync(join(dir, name)));
+      let cert: pkijs.Certificate;
+      try {
+        cert = parseCertificate(der, name);
+      } catch {
+        continue;
+      }
+      const encodedIssuer = createHash('sha256').update(new Uint8Array(cert.issuer.toSchema().toBER(false))).digest('hex');
+      const encodedSubject = createHash('sha256').update(new Uint8Array(cert.subject.toSchema().toBER(false))).digest('hex');
+      expect(issuerNameHash(cert), name).toBe(encodedIssuer);
+      expect(subjectNameHash(cert), name).toBe(encodedSubject);
+    }
   });
 });

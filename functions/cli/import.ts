@@ -51,6 +51,12 @@ const HELP = `usage: npm run import -- --issuer URL --client-id ID --key KEY.pem
                       (default import-state.json)
   --rejects FILE      where rejected certificates are listed (default import-rejects.csv)
   --quiet             no progress bar
+
+Interrupted (Ctrl-C, or stopped any other way), it resumes when run again with
+the same inputs and --state FILE, with the batch size of the first run.
+Exit status: 0 when every certificate was imported or already present, 1 when
+some were rejected (see --rejects FILE) or the import failed, 2 for invalid
+options, 130 when interrupted.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -112,8 +118,10 @@ export async function main(argv: string[]): Promise<number> {
 
   const inputHash = createHash('sha256').update(sendable.map((i) => i.certificate).join('\n')).digest('hex');
   const state = await loadState(values.state!, { issuer, clientId, inputHash, batchSize, done: [] });
+  // Batches and their idempotency keys follow the batch size of the run being resumed.
+  const size = state.batchSize;
   const batches: SourceItem[][] = [];
-  for (let i = 0; i < sendable.length; i += batchSize) batches.push(sendable.slice(i, i + batchSize));
+  for (let i = 0; i < sendable.length; i += size) batches.push(sendable.slice(i, i + size));
 
   const totals: Record<string, number> = { imported: 0, 'already-present': 0, rejected: 0 };
   const reasons: Record<string, number> = {};
@@ -138,7 +146,7 @@ export async function main(argv: string[]): Promise<number> {
       if (done.has(index)) continue;
       const batch = batches[index];
       const body = { items: batch.map((i) => ({ certificate: i.certificate, creditCode: i.creditCode })) };
-      const response = await sendWithRetry(session, body, `import-${inputHash.slice(0, 16)}-${batchSize}-${index}`);
+      const response = await sendWithRetry(session, body, `import-${inputHash.slice(0, 16)}-${size}-${index}`);
       for (const result of response.results as { index: number; status: string; error?: { code: string; message: string } }[]) {
         totals[result.status] = (totals[result.status] ?? 0) + 1;
         if (result.status === 'rejected') {
@@ -152,21 +160,32 @@ export async function main(argv: string[]): Promise<number> {
       progress.advance(batch.length);
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  progress.finish();
-
-  process.stdout.write(
+  const summary = (interrupted: boolean) =>
     [
+      ...(interrupted ? ['interrupted: run the same command again to send the rest; finished batches are not sent again'] : []),
       `certificates read     ${items.length}`,
-      ...(earlier ? [`sent by an earlier run ${earlier} (not counted below; see that run's summary)`] : []),
+      ...(earlier ? [`sent by an earlier run ${earlier} (not counted below)`] : []),
       `imported              ${totals.imported}`,
       `already present       ${totals['already-present']}`,
       `rejected              ${totals.rejected}${Object.keys(reasons).length ? ` (${Object.entries(reasons).map(([code, n]) => `${code}: ${n}`).join(', ')})` : ''}`,
       `rejected list         ${rejectsFile}`,
       '',
-    ].join('\n'),
-  );
-  return 0;
+    ].join('\n');
+  // The state file is written after every batch, so an interrupted run only needs to report what it did.
+  const onInterrupt = () => {
+    progress.finish();
+    process.stdout.write(summary(true));
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
+  try {
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+  }
+  progress.finish();
+  process.stdout.write(summary(false));
+  return totals.rejected > 0 ? 1 : 0;
 }
 
 async function sendWithRetry(session: CaFirmSession, body: unknown, idempotencyKey: string): Promise<{ results: unknown[] }> {
@@ -259,8 +278,13 @@ async function loadState(path: string, fresh: ImportState): Promise<ImportState>
         'give another --state FILE, or delete this one to start from the beginning',
     );
   }
-  if (saved.inputHash === fresh.inputHash && saved.batchSize === fresh.batchSize && Array.isArray(saved.done)) return saved as ImportState;
-  process.stderr.write(`${path} belongs to other input or batch size; starting from the beginning\n`);
+  if (saved.inputHash === fresh.inputHash && typeof saved.batchSize === 'number' && Array.isArray(saved.done)) {
+    if (saved.batchSize !== fresh.batchSize) {
+      process.stderr.write(`${path}: resuming the run that used --batch ${saved.batchSize}, so its batches are not sent again; --batch ${fresh.batchSize} is not used\n`);
+    }
+    return saved as ImportState;
+  }
+  process.stderr.write(`${path} belongs to other input; starting from the beginning\n`);
   return fresh;
 }
 

@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:net';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { saveCaProfile } from '../../functions/services/ca-profiles.js';
 import { randomCreditCode } from '../helpers/codes.js';
 import { registerCaFirm } from '../helpers/clients.js';
 import { createRootCa, enterpriseHolder, tempDir, type TestCa, profileWithoutRevocation } from '../helpers/pki.js';
+import { eventually } from '../helpers/feed.js';
 import { startTestService } from '../helpers/service.js';
 
 const run = promisify(execFile);
@@ -63,7 +65,8 @@ describe('import CLI', () => {
     const rejects = join(work, 'rejects.csv');
     const result = await importCli(['--batch', '2', '--state', join(work, 'state.json'), '--rejects', rejects, bundle, folder, csv]);
     expect(result.stderr).not.toContain('import failed');
-    expect(result.code).toBe(0);
+    // Some certificates were rejected, which the exit status tells scripts.
+    expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/certificates read\s+8/);
     expect(result.stdout).toMatch(/imported\s+6/);
     expect(result.stdout).toMatch(/rejected\s+2 \(/);
@@ -104,6 +107,41 @@ describe('import CLI', () => {
     // Another batch size makes other idempotency keys, so the service checks each certificate again.
     const again = await importCli(['--batch', '4', '--state', join(work, 'other-state.json'), '--rejects', join(work, 'r3.csv'), bundle]);
     expect(again.stdout).toMatch(/already present\s+4/);
+    expect(again.code).toBe(0);
+  });
+
+  it('resumes with the batch size of the interrupted run', async () => {
+    const bundle = join(work, 'resize.pem');
+    const fresh = [];
+    for (let i = 0; i < 4; i += 1) fresh.push((await enterpriseHolder(ca, `resize-${i}`, randomCreditCode())).certPem);
+    await writeFile(bundle, fresh.join('\n'));
+    const state = join(work, 'resize-state.json');
+    expect((await importCli(['--batch', '2', '--state', state, '--rejects', join(work, 'z1.csv'), bundle])).stdout).toMatch(/imported\s+4/);
+    const saved = JSON.parse(await readFile(state, 'utf8'));
+    await writeFile(state, JSON.stringify({ ...saved, done: [0] }));
+    const resumed = await importCli(['--batch', '3', '--state', state, '--rejects', join(work, 'z2.csv'), bundle]);
+    expect(resumed.stderr).toContain('resuming the run that used --batch 2');
+    expect(resumed.stdout).toMatch(/sent by an earlier run 2/);
+    expect(resumed.stdout).toMatch(/imported\s+2/);
+  });
+
+  it('prints a summary when interrupted', async () => {
+    const bundle = join(work, 'interrupt.pem');
+    const fresh = [];
+    for (let i = 0; i < 12; i += 1) fresh.push((await enterpriseHolder(ca, `interrupt-${i}`, randomCreditCode())).certPem);
+    await writeFile(bundle, fresh.join('\n'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'functions/cli/import.ts', '--issuer', service.url, '--client-id', 'import-firm', '--key', keyFile, '--quiet', '--batch', '1', '--concurrency', '1', '--state', join(work, 'interrupt-state.json'), '--rejects', join(work, 'i1.csv'), bundle]);
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    // Interrupt once the first batch is recorded in the state file.
+    await eventually(async () => (existsSync(join(work, 'interrupt-state.json')) ? true : undefined), 'the first batch');
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, stderr).toBe(130);
+    expect(stdout).toContain('interrupted: run the same command again');
+    expect(stdout).toMatch(/imported\s+\d/);
   });
 
   it('explains missing arguments', async () => {

@@ -65,7 +65,7 @@ describe('import CLI', () => {
     const rejects = join(work, 'rejects.csv');
     const result = await importCli(['--batch', '2', '--state', join(work, 'state.json'), '--rejects', rejects, bundle, folder, csv]);
     expect(result.stderr).not.toContain('import failed');
-    // Some certificates were rejected, which the exit status tells scripts.
+    // Some certificates were rejected, so the exit status is 1.
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/certificates read\s+8/);
     expect(result.stdout).toMatch(/imported\s+6/);

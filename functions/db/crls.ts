@@ -48,6 +48,14 @@ export function putPushedCrl(crl: StoredCrl): TransactWriteItem {
   };
 }
 
+/** Check whether a CRL is stored for the signing key whose entries were not all applied to bindings. */
+export async function storedCrlNeedsApply(signerSpkiHash: string): Promise<boolean> {
+  const result = await dynamo().send(
+    new GetItemCommand({ TableName: tableName(), Key: marshall(crlKey(signerSpkiHash)), ProjectionExpression: 'sha256, entriesAppliedAt', ConsistentRead: true }),
+  );
+  return Boolean(result.Item && !result.Item.entriesAppliedAt);
+}
+
 /** Record that the entries of the stored CRL with this SHA-256 were applied to bindings; does nothing when another CRL replaced it. */
 export async function markCrlEntriesApplied(signerSpkiHash: string, sha256: string, at: Date): Promise<void> {
   try {

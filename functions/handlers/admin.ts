@@ -58,7 +58,14 @@ function pushedCrlOf(event: HttpEvent): string | Uint8Array {
     }
     return der;
   }
+  const mediaType = requestMediaType(event);
+  if (mediaType !== 'application/json') {
+    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${JSON.stringify(event.headers?.['content-type'] ?? null)} is not supported here; send the CRL's DER with content-type application/pkix-crl, or JSON {"crl": "<PEM or base64 DER>"} with content-type application/json`, { contentType: event.headers?.['content-type'] ?? null });
+  }
   const body = jsonBody(event);
+  if (body.crl !== undefined && body.crl !== null && typeof body.crl !== 'string') {
+    throw badRequest('FIELD_INVALID', `crl must be a string (PEM or base64 DER), got ${typeof body.crl}`, { field: 'crl' });
+  }
   if (typeof body.crl !== 'string' || body.crl.trim() === '') {
     throw badRequest('FIELD_MISSING', 'crl is missing; send the CRL as PEM or base64 DER in "crl", or send its DER as the body with content-type application/pkix-crl', { field: 'crl' });
   }

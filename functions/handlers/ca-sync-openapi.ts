@@ -71,7 +71,7 @@ const revocationResult = {
 
 const crlPushResult = {
   type: 'object',
-  required: ['stored', 'caId', 'issuer', 'thisUpdate', 'nextUpdate', 'entries', 'revokedBindings'],
+  required: ['stored', 'caId', 'issuer', 'thisUpdate', 'nextUpdate', 'entries', 'revokedBindings', 'entriesApplied'],
   properties: {
     stored: { type: 'boolean', description: 'false when the same CRL was stored already' },
     caId: { type: 'string' },
@@ -80,6 +80,7 @@ const crlPushResult = {
     nextUpdate: { type: 'string', format: 'date-time' },
     entries: { type: 'integer', minimum: 0 },
     revokedBindings: { type: 'array', items: { type: 'string', pattern: '^[0-9a-f]{64}$' }, description: 'fingerprints of the bindings this push marked revoked' },
+    entriesApplied: { type: 'boolean', description: 'false when the push ran out of time before every listed certificate was checked against the bindings; the scheduled CRL refresh applies the rest, and logins are refused meanwhile' },
   },
   additionalProperties: false,
 } as const;

@@ -30,7 +30,7 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 const UTF8_BOM = [0xef, 0xbb, 0xbf];
 
 const tooLarge = (bytes: number) =>
-  new ApiError(413, 'BODY_TOO_LARGE', `the request body has ${bytes} bytes; the limit is ${MAX_BODY_BYTES}; send fewer items per request (a CA sync batch has at most 200)`);
+  new ApiError(413, 'BODY_TOO_LARGE', `the JSON request body has ${bytes} bytes; the limit is ${MAX_BODY_BYTES}; send less per request (for example fewer CA sync items, or a CRL as application/pkix-crl)`);
 
 /**
  * Return the byte offset where the first ill-formed UTF-8 sequence starts

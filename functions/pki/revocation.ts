@@ -50,6 +50,8 @@ export interface ParsedCrl {
 
 /** Decode a CRL given as PEM, base64 or DER; exactly one DER value is accepted. */
 export function parseCrl(input: string | Uint8Array, what = 'CRL'): ParsedCrl {
+  // Some CAs serve their CRL as PEM text although RFC 5280 section 4.2.1.13 requires DER.
+  if (typeof input !== 'string' && Buffer.from(input.subarray(0, 11)).toString('latin1') === '-----BEGIN ') input = Buffer.from(input).toString('latin1');
   let der: Uint8Array;
   if (typeof input === 'string') {
     const pem = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/.exec(input);

@@ -77,7 +77,18 @@ export interface CrlPushResult {
   nextUpdate: string;
   entries: number;
   revokedBindings: string[];
+  /** False when the entries were not all checked against the bindings within the push's time budget. */
+  entriesApplied: boolean;
 }
+
+/**
+ * Seconds a CRL push spends marking listed bindings revoked before it
+ * responds (CRL_PUSH_APPLY_SECONDS). API Gateway ends a request after 30 s, and
+ * a CRL seen for the first time is checked serial by serial. What is left is
+ * applied by the next scheduled CRL refresh. Logins are refused meanwhile,
+ * because validation reads the stored CRL.
+ */
+const DEFAULT_PUSH_APPLY_SECONDS = 20;
 
 /**
  * Store a CRL pushed by a CA firm for one of its CA certificates. It must be
@@ -110,6 +121,7 @@ export async function pushCrl(caId: string, input: string | Uint8Array, actor: s
     nextUpdate: nextUpdate.toISOString(),
     entries: parsed.entries.size,
     revokedBindings: [],
+    entriesApplied: false,
   };
   let previousEntries = new Set<string>();
   if (previous?.sha256 === parsed.sha256) {
@@ -136,16 +148,25 @@ export async function pushCrl(caId: string, input: string | Uint8Array, actor: s
         ],
         [{ type: EVENT_TYPES.crlPushed, caId, data: { caId, issuer, signerSpkiHash, sha256: parsed.sha256, thisUpdate: result.thisUpdate, nextUpdate: result.nextUpdate, entries: result.entries, actor } }],
       );
+      invalidateTrustStore();
+      // Entries of a previous CRL whose application stopped halfway are checked again.
+      if (previous?.entriesAppliedAt) previousEntries = revokingSerials(parseCrl(previous.der));
     } catch (error) {
-      if (error instanceof ConditionFailed) throw conflict('CRL_NOT_NEWER', `a CRL of "${issuer}" at least as new as ${result.thisUpdate} is already stored; push a newer one`);
-      throw error;
+      if (!(error instanceof ConditionFailed)) throw error;
+      // The same CRL pushed twice at once: the one that lost responds as a repeated push does.
+      if ((await getPushedCrl(signerSpkiHash))?.sha256 !== parsed.sha256) {
+        log.info('CRL push rejected: a CRL as new or newer is stored', { caId, issuer, thisUpdate: result.thisUpdate, actor });
+        throw conflict('CRL_NOT_NEWER', `a CRL of "${issuer}" at least as new as ${result.thisUpdate} is already stored; push a newer one`);
+      }
+      result.stored = false;
     }
-    invalidateTrustStore();
-    // Entries of a previous CRL whose application stopped halfway are checked again.
-    if (previous?.entriesAppliedAt) previousEntries = revokingSerials(parseCrl(previous.der));
   }
-  result.revokedBindings = await revokeListedBindings(parsed, previousEntries, { label: `CRL of "${issuer}" pushed for CA profile ${caId}`, source: 'pushed-crl', actor });
-  await markCrlEntriesApplied(signerSpkiHash, parsed.sha256, new Date());
+  const applyMs = Number(process.env.CRL_PUSH_APPLY_SECONDS ?? DEFAULT_PUSH_APPLY_SECONDS) * 1000;
+  const applied = await revokeListedBindings(parsed, previousEntries, { label: `CRL of "${issuer}" pushed for CA profile ${caId}`, source: 'pushed-crl', actor }, Date.now() + applyMs);
+  result.revokedBindings = applied.revoked;
+  result.entriesApplied = applied.complete;
+  if (applied.complete) await markCrlEntriesApplied(signerSpkiHash, parsed.sha256, new Date());
+  else log.info('CRL push applied part of its entries; the scheduled CRL refresh applies the rest', { caId, issuer, revokedBindings: applied.revoked.length });
   log.info('CRL pushed', { caId, issuer, stored: result.stored, entries: result.entries, revokedBindings: result.revokedBindings.length, actor });
   return result;
 }
@@ -193,14 +214,16 @@ export function revokingSerials(parsed: ParsedCrl): Set<string> {
  * Mark revoked the bindings of every certificate that `parsed` revokes for good
  * (revokingSerials) and `previousEntries` (from an earlier CRL) does not.
  * markBindingRevoked records each revocation once, so repeating this, or
- * running it twice at once, is harmless. Returns the fingerprints of the
- * bindings this call revoked.
+ * running it twice at once, is harmless. Stops taking entries at `deadline`
+ * (epoch milliseconds). Returns the fingerprints of the bindings this call
+ * revoked, and whether every entry was checked.
  */
 export async function revokeListedBindings(
   parsed: ParsedCrl,
   previousEntries: Set<string>,
   notice: { label: string; source: string; actor: string },
-): Promise<string[]> {
+  deadline = Infinity,
+): Promise<{ revoked: string[]; complete: boolean }> {
   const issuerNameHash = sha256Hex(parsed.crl.issuer.toSchema().toBER(false));
   const revoking = revokingSerials(parsed);
   const listed = [...parsed.entries].filter(([serialKey]) => revoking.has(serialKey) && !previousEntries.has(serialKey));
@@ -209,7 +232,7 @@ export async function revokeListedBindings(
   const revokedPerEntry: string[][] = listed.map(() => []);
   let next = 0;
   const worker = async () => {
-    while (next < listed.length) {
+    while (next < listed.length && Date.now() < deadline) {
       const index = next++;
       const [serialKey, entry] = listed[index];
       const serial = serialKey.replace(/^(00)+(?=.)/, '');
@@ -220,7 +243,7 @@ export async function revokeListedBindings(
     }
   };
   await Promise.all(Array.from({ length: Math.min(CRL_LOOKUP_CONCURRENCY, listed.length) }, worker));
-  return revokedPerEntry.flat();
+  return { revoked: revokedPerEntry.flat(), complete: next >= listed.length };
 }
 
 /** Binding lookups in flight while a CRL's entries are applied. */

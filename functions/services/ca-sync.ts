@@ -100,6 +100,10 @@ export async function importCertificates(firm: CaFirm, items: ImportItem[], audi
         results[index] = { index, status: 'rejected', fingerprint: fp, serial: who.serial, error: { code: 'FIELD_MISSING', message: `creditCode is missing; send the credit code the CA recorded for the enterprise (the certificate carries ${located.code})` } };
         continue;
       }
+      if (typeof item.creditCode !== 'string') {
+        results[index] = { index, status: 'rejected', fingerprint: fp, serial: who.serial, error: { code: 'FIELD_INVALID', message: `creditCode must be a string of 18 characters, got ${jsonTypeOf(item.creditCode)}; send it in quotes` } };
+        continue;
+      }
       if (located.code !== declared.code) {
         throw new CertificateRejected('CREDIT_CODE_MISMATCH', `certificate "${who.subject}" (serial ${who.serial}) carries credit code ${located.code} in its ${located.where}, but the item declares ${declared.code || JSON.stringify(item.creditCode)}`, who);
       }

@@ -1,6 +1,6 @@
 import { bumpTrustVersion, invalidateTrustStore, listCaProfiles } from '../db/ca-profiles.js';
 import { loadCrlDer, storeCrlDer, type CrlDerFields } from '../db/crl-der.js';
-import { listCrlSources, markCrlEntriesApplied, putPushedCrl, recordCrlFetch, type CrlSource } from '../db/crls.js';
+import { getPushedCrl, listCrlSources, markCrlEntriesApplied, putPushedCrl, recordCrlFetch, storedCrlNeedsApply, type CrlSource } from '../db/crls.js';
 import { commitWithEvents, ConditionFailed } from '../db/events.js';
 import { ApiError } from '../lib/errors.js';
 import { EVENT_TYPES } from '../lib/event-types.js';
@@ -67,6 +67,12 @@ export async function refreshCrls(options: CrlRefreshOptions = {}): Promise<CrlR
       report.failures.push({ caId: profile.id, url: '(all)', error: (error as Error).message });
       continue;
     }
+    try {
+      report.revokedBindings.push(...(await applyStoredCrls(profile, now)));
+    } catch (error) {
+      log.error('CRL refresh could not apply the stored CRLs of a CA', { caId: profile.id, error: (error as Error).message });
+      report.failures.push({ caId: profile.id, url: '(stored CRLs)', error: (error as Error).message });
+    }
     for (const [url, state] of sources) {
       report.sources += 1;
       const nextUpdate = state?.nextUpdate ? Date.parse(state.nextUpdate) : undefined;
@@ -94,6 +100,30 @@ export async function refreshCrls(options: CrlRefreshOptions = {}): Promise<CrlR
     failures: report.failures.length,
   });
   return report;
+}
+
+/**
+ * Apply the stored CRLs of the profile's CA keys whose entries were not all
+ * applied yet: a push that ran out of time, or stopped. Every entry is checked,
+ * because which ones the push reached is not recorded.
+ */
+async function applyStoredCrls(profile: CaProfile, now: Date): Promise<string[]> {
+  const revoked: string[] = [];
+  const keys = new Set<string>();
+  for (const pem of [...profile.anchors, ...profile.intermediates]) {
+    for (const cert of parseCertificates(pem, `CA profile ${profile.id} certificate`)) keys.add(spkiHash(cert));
+  }
+  for (const signerSpkiHash of keys) {
+    if (!(await storedCrlNeedsApply(signerSpkiHash))) continue;
+    const stored = await getPushedCrl(signerSpkiHash);
+    if (!stored) continue;
+    const parsed = parseCrl(stored.der, `stored CRL of CA profile ${profile.id}`);
+    const applied = await revokeListedBindings(parsed, new Set(), { label: `CRL of "${stored.issuer}" stored for CA profile ${profile.id}`, source: stored.pushedBy === CRL_REFRESH_ACTOR ? 'crl' : 'pushed-crl', actor: CRL_REFRESH_ACTOR });
+    await markCrlEntriesApplied(signerSpkiHash, stored.sha256, now);
+    log.info('stored CRL applied', { caId: profile.id, issuer: stored.issuer, revokedBindings: applied.revoked.length });
+    revoked.push(...applied.revoked);
+  }
+  return revoked;
 }
 
 /** Collect the profile's CRL URLs with the stored state of each (undefined for a URL never fetched). */
@@ -134,7 +164,7 @@ async function refreshOne(profile: CaProfile, url: string, state: CrlSource | un
   const previousDer = state ? await loadCrlDer(state) : undefined;
   // Without the previous CRL (first fetch, or its chunks expired) every entry is checked against the bindings.
   const previousEntries = previousDer ? revokingSerials(parseCrl(previousDer, `CRL last fetched from ${url}`)) : new Set<string>();
-  const revokedBindings = await revokeListedBindings(parsed, previousEntries, { label: `CRL of "${issuer}" fetched from ${url} for CA profile ${profile.id}`, source: 'crl', actor: CRL_REFRESH_ACTOR });
+  const { revoked: revokedBindings } = await revokeListedBindings(parsed, previousEntries, { label: `CRL of "${issuer}" fetched from ${url} for CA profile ${profile.id}`, source: 'crl', actor: CRL_REFRESH_ACTOR });
   if (stored) await markCrlEntriesApplied(spkiHash(signer), parsed.sha256, now);
   await recordCrlFetch(profile.id, url, {
     fetchedAt: now.toISOString(),

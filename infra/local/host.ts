@@ -10,7 +10,13 @@ export type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) =>
 /** Select the handler for a request's method and path, as API Gateway selects a route; undefined means 404. */
 export type HandlerSelector = (method: string, path: string) => LambdaHandler | undefined;
 
-const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * Largest request body the local host reads. On AWS, Lambda accepts request
+ * events of up to 6 MB, and a binary body arrives base64-encoded in the event,
+ * a third larger, so about 4.5 MB of binary body fit. The handlers set lower
+ * limits of their own (256 KiB of JSON, 4,000,000 bytes of pushed CRL).
+ */
+const MAX_BODY_BYTES = 4_500_000;
 const CONTENT_TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
@@ -40,7 +46,7 @@ export function createHost(select: HandlerSelector, options: { staticDir?: strin
       if (!handler) return sendError(res, 404, 'NOT_FOUND', `nothing is served at ${url.pathname}`);
       const event = await toEvent(req, url);
       // The rest of the body is left unread, so the connection closes after the response instead of being reused.
-      if (!event) return sendError(res, 413, 'BODY_TOO_LARGE', `the request body is larger than ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
+      if (!event) return sendError(res, 413, 'BODY_TOO_LARGE', `the request body is larger than ${MAX_BODY_BYTES} bytes, the most the service accepts; JSON bodies may have 262,144 bytes and CRLs sent as application/pkix-crl 4,000,000`, { connection: 'close' });
       const result = await handler(event, lambdaContext());
       writeResult(res, result);
     } catch (error) {

@@ -388,6 +388,13 @@ describe('CA sync import', () => {
     expect(response.body.results[0].error.message).toContain(`creditCode is missing; send the credit code the CA recorded for the enterprise (the certificate carries ${code})`);
   });
 
+  it('rejects a creditCode that is not a string', async () => {
+    const holder = await issue(caA, randomCreditCode());
+    const response = await firmA.request('POST', '/api/ca/certificates', { items: [{ certificate: holder.certPem, creditCode: 91440300 }] }, { 'idempotency-key': key() });
+    expect(response.body.results[0].error.code).toBe('FIELD_INVALID');
+    expect(response.body.results[0].error.message).toContain('creditCode must be a string of 18 characters, got number');
+  });
+
   it('rejects a failing check character otherwise', async () => {
     const code = withWrongCheck(randomCreditCode());
     const holder = await issue(caA, code);

@@ -227,3 +227,73 @@ describe('CRL push after an interrupted one', () => {
     expect((await getBinding(firstFingerprint))?.status).toBe('revoked');
   });
 });
+
+describe('CRL push out of time', () => {
+  it('leaves the rest to the scheduled refresh', async () => {
+    const ca = await createRootCa(await tempDir(), 'Slow Apply CA', 'ec');
+    await saveCaProfile({ ...defaultProfile('slow-apply-ca', 'Slow Apply CA', [ca.certPem]), revocation: { useCrlDistributionPoints: false, crlUrls: [], failPolicy: 'open' } });
+    const bound = await bind(ca, 'slow-apply');
+    expect(bound.response.status).toBe(201);
+    await revokeCertificate(ca, bound.certPath, 'keyCompromise');
+
+    process.env.CRL_PUSH_APPLY_SECONDS = '0';
+    let body: Record<string, any>;
+    try {
+      const response = await pushDer('slow-apply-ca', await generateCrl(ca));
+      body = await response.json();
+      expect(response.status, JSON.stringify(body)).toBe(201);
+    } finally {
+      delete process.env.CRL_PUSH_APPLY_SECONDS;
+    }
+    expect(body.entriesApplied).toBe(false);
+    expect(body.revokedBindings).toEqual([]);
+    const fp = fingerprint(parseCertificate(bound.certPem));
+    expect((await getBinding(fp))?.status).toBe('active');
+
+    const report = await service.crlRefresh.runOnce();
+    expect(report.revokedBindings).toContain(fp);
+    expect((await getBinding(fp))?.status).toBe('revoked');
+    const again = await service.crlRefresh.runOnce();
+    expect(again.revokedBindings).not.toContain(fp);
+  });
+});
+
+describe('CRL push input', () => {
+  let ca: TestCa;
+
+  beforeAll(async () => {
+    ca = await createRootCa(await tempDir(), 'Push Input CA', 'ec');
+    await saveCaProfile(defaultProfile('push-input-ca', 'Push Input CA', [ca.certPem]));
+  }, 60_000);
+
+  it('stores the same CRL pushed twice at once once', async () => {
+    const der = await generateCrl(ca);
+    const responses = await Promise.all([pushDer('push-input-ca', der), pushDer('push-input-ca', der)]);
+    expect(responses.map((response) => response.status).sort()).toEqual([200, 201]);
+  });
+
+  it('names application/pkix-crl for another media type', async () => {
+    const response = await pushDer('push-input-ca', new Uint8Array([1, 2, 3]), 'application/octet-stream');
+    expect(response.status).toBe(415);
+    expect((await response.json()).message).toContain('application/pkix-crl');
+  });
+
+  it('rejects a crl field that is not a string', async () => {
+    const response = await fetch(`${service.url}/api/admin/ca-profiles/push-input-ca/crls`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ crl: 42 }) });
+    const body = await response.json();
+    expect(response.status).toBe(400);
+    expect(body.error).toBe('FIELD_INVALID');
+    expect(body.message).toContain('crl must be a string');
+  });
+
+  it('reads a PEM CRL served at a distribution point', async () => {
+    // A CA with no stored CRL and a closed fail policy: binding needs the CRL from the distribution point.
+    const pemCa = await createRootCa(await tempDir(), 'PEM CRL CA', 'ec', { crlUrl: crls.url('/pem.crl') });
+    await saveCaProfile(defaultProfile('pem-crl-ca', 'PEM CRL CA', [pemCa.certPem]));
+    const pem = `-----BEGIN X509 CRL-----\n${Buffer.from(await generateCrl(pemCa, { hours: 1 })).toString('base64')}\n-----END X509 CRL-----\n`;
+    crls.set('/pem.crl', new Uint8Array(Buffer.from(pem)));
+    const bound = await bind(pemCa, 'pem-crl');
+    expect(bound.response.status, JSON.stringify(bound.response.body)).toBe(201);
+    expect(crls.hits('/pem.crl')).toBeGreaterThan(0);
+  });
+});

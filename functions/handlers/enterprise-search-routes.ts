@@ -1,4 +1,6 @@
+import { currentTrustStore } from '../db/ca-profiles.js';
 import { listBindings, type CertificateBinding } from '../db/certificates.js';
+import type { TrustStore } from '../pki/trust-store.js';
 import { findEnterprisesByName, getEnterprise, trustedName, type Enterprise } from '../db/enterprises.js';
 import { authenticate } from '../lib/auth.js';
 import { checkCreditCode } from '../lib/credit-code.js';
@@ -27,9 +29,9 @@ function enterpriseSummary(enterprise: Enterprise) {
 }
 
 /** A bound certificate for operators: no PEM, which the feed and the CA firm already have. */
-function certificateSummary(binding: CertificateBinding) {
+function certificateSummary(binding: CertificateBinding, store: TrustStore) {
   const { pem, issuerNameHash, anchorSpkiHash, ...rest } = binding;
-  return rest;
+  return { ...rest, caStatus: store.profiles.get(binding.caId)?.status ?? null };
 }
 
 /** Read-only operator routes to find an enterprise and see its certificates and passkeys. */
@@ -65,14 +67,14 @@ export const enterpriseSearchRoutes: Route[] = [
       const code = await requireStoredCreditCode(params.creditCode);
       const enterprise = await getEnterprise(code);
       if (!enterprise) throw notFound('NOT_REGISTERED', `no enterprise with credit code ${code} is registered`);
-      const [bindings, credentials] = await Promise.all([listBindings(code), listCredentialsOf(code)]);
+      const [bindings, credentials, store] = await Promise.all([listBindings(code), listCredentialsOf(code), currentTrustStore()]);
       return json(200, {
         ...enterpriseSummary(enterprise),
         details: enterprise.details ?? null,
         detailsConfirmed: enterprise.detailsConfirmed,
         certifiedName: enterprise.certifiedName ?? null,
         version: enterprise.version,
-        certificates: bindings.map(certificateSummary),
+        certificates: bindings.map((binding) => certificateSummary(binding, store)),
         passkeys: credentials.map(publicCredential),
       });
     },

@@ -69,7 +69,7 @@ export async function bindCertificate(creditCodeInput: string, body: Record<stri
       creditCode,
       enterpriseSeq: next.version,
       caId: binding.caId,
-      data: { creditCode, fingerprint: fp, serial: binding.serial, issuer: binding.issuer, notAfter: binding.notAfter, caId: binding.caId },
+      data: { creditCode, fingerprint: fp, serial: binding.serial, issuer: binding.issuer, notAfter: binding.notAfter, caId: binding.caId, ...(binding.creditCodeFlagged ? { creditCodeFlagged: true } : {}) },
     },
   ];
   if (firstBinding) {

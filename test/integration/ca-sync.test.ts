@@ -14,7 +14,7 @@ import { defaultProfile } from '../../functions/pki/trust-store.js';
 import { savePlatformClient } from '../../functions/services/clients.js';
 import { CA_SYNC_OPENAPI } from '../../functions/handlers/ca-sync-openapi.js';
 import { CaFirmSession } from '../../infra/local/ca-client.js';
-import { certificateLogin, discoverPlatform, register, type Holder, type PlatformSettings } from '../../infra/local/journey.js';
+import { bind, certificateLogin, discoverPlatform, register, type Holder, type PlatformSettings } from '../../infra/local/journey.js';
 import { randomCreditCode, withWrongCheck } from '../helpers/codes.js';
 import { registerCaFirm } from '../helpers/clients.js';
 import { getJson, platformToken, setVerifier } from '../helpers/feed.js';
@@ -601,6 +601,11 @@ describe('enterprise with a flagged credit code', () => {
 
     const challenge = await fetch(`${service.url}/api/challenges`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ purpose: 'bind', creditCode: code }) });
     expect(challenge.status).toBe(201);
+    const before = await readFeedHead();
+    const second = await issue(caB, code, '早期代码企业');
+    expect((await bind(service.url, code, second)).status).toBe(201);
+    const bound = (await readEvents(before, 100)).events.find((event) => event.type === EVENT_TYPES.certificateBound && event.creditCode === code);
+    expect(bound?.data.creditCodeFlagged).toBe(true);
 
     const platform: PlatformSettings = { issuer: service.url, clientId: 'flagged-portal', clientSecret: 'flagged-portal-secret-0123456789', redirectUri: 'https://portal.example/cb' };
     await savePlatformClient({ client_id: platform.clientId, client_secret: platform.clientSecret, client_name: 'Portal', redirect_uris: [platform.redirectUri] });
@@ -610,12 +615,13 @@ describe('enterprise with a flagged credit code', () => {
     const certificates = await fetch(`${service.url}/api/enterprises/${code}/certificates`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
     expect(certificates.status).toBe(200);
     const listed = (await certificates.json()).certificates;
-    expect(listed.map((certificate: { creditCodeFlagged?: boolean }) => certificate.creditCodeFlagged)).toEqual([true]);
-    expect(listed.map((certificate: { caStatus: string }) => certificate.caStatus)).toEqual(['active']);
+    expect(listed.map((certificate: { creditCodeFlagged?: boolean }) => certificate.creditCodeFlagged)).toEqual([true, true]);
+    expect(listed.map((certificate: { caStatus: string }) => certificate.caStatus)).toEqual(['active', 'active']);
 
     const admin = await platformToken(service.url, 'admin');
     const lookup = await fetch(`${service.url}/api/admin/enterprises/${code}`, { headers: { authorization: `Bearer ${admin.token}` } });
     expect(lookup.status).toBe(200);
+    expect((await lookup.json()).certificates.map((certificate: { caStatus: string }) => certificate.caStatus)).toEqual(['active', 'active']);
     const search = await getJson(`${service.url}/api/admin/enterprises?q=${code}`, admin.token);
     expect(search.body.enterprises.map((enterprise: { creditCode: string }) => enterprise.creditCode)).toEqual([code]);
   });

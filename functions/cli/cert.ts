@@ -88,6 +88,12 @@ async function fileProfiles(values: { profile?: string[]; anchor?: string[]; 'oc
   const anchors = (values.anchor ?? []).map(async (path) => certificatesFrom(await readInput(path), path).map(certificatePem));
   const anchorPems = (await Promise.all(anchors)).flat();
   if (anchorPems.length > 0) {
+    // The anchors get the checks of the admin API, so an end-entity certificate is not taken for a CA.
+    try {
+      parseCaProfileInput({ id: 'files', name: 'Anchors given on the command line', anchors: anchorPems });
+    } catch (error) {
+      throw new InputError(`--anchor: ${(error as Error).message}`);
+    }
     const profile = defaultProfile('files', 'Anchors given on the command line', anchorPems);
     if (values['ocsp-url']) {
       try {

@@ -228,6 +228,14 @@ describe('cert verify of a malformed certificate', () => {
     expect(stdout).toBe('');
     expect(stderr).toContain(`error: ${path} item 1 is malformed: PEM label is PRIVATE KEY, expected CERTIFICATE`);
   });
+
+  it('rejects an end-entity certificate as anchor', async () => {
+    const { code, stdout, stderr } = await verify('--cert', good.certPath, '--anchor', good.certPath);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('--anchor: ');
+    expect(stderr).toContain('is not a CA certificate');
+  });
 });
 
 describe('cert verify --cert with a bundle', () => {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { sm3 } from 'sm-crypto-v2';
 import { extension, nameToString, OID, serialHex } from './certificate.js';
 import { MalformedInput, parseSingleDer } from './der.js';
 import { namesEqual } from './names.js';
@@ -25,7 +24,7 @@ const CMS_DIGESTS: Record<string, (data: Uint8Array) => Uint8Array> = {
   [ALGORITHM_OID.sha256]: (data) => createHash('sha256').update(data).digest(),
   [ALGORITHM_OID.sha384]: (data) => createHash('sha384').update(data).digest(),
   [ALGORITHM_OID.sha512]: (data) => createHash('sha512').update(data).digest(),
-  [ALGORITHM_OID.sm3]: (data) => Buffer.from(sm3(data), 'hex'),
+  [ALGORITHM_OID.sm3]: (data) => createHash('sm3').update(data).digest(),
 };
 
 /** Signature algorithm used for a raw signature, by key type and curve. */

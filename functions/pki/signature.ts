@@ -224,7 +224,7 @@ export function parseSm2Signature(signature: Uint8Array): { r: bigint; s: bigint
   return { r, s };
 }
 
-/** Parse the signature, range-check r and s (sm-crypto-v2 and @noble/curves leave that to the caller), and verify. */
+/** Parse the signature, range-check r and s (@noble/curves leaves that to the caller), and verify. */
 function verifySm2(key: Sm2PublicKey, data: Uint8Array, signature: Uint8Array, signerId: string): boolean {
   const rs = parseSm2Signature(signature);
   if (!rs) return false;

@@ -1,7 +1,7 @@
 import { normalizeZ, wNAF } from '@noble/curves/abstract/curve';
 import { Field } from '@noble/curves/abstract/modular';
 import { weierstrassN, type WeierstrassPoint } from '@noble/curves/abstract/weierstrass';
-import { sm2, sm3 } from 'sm-crypto-v2';
+import { createHash } from 'node:crypto';
 
 /**
  * The SM2 recommended curve sm2p256v1 (GM/T 0003.5-2012, GB/T 32918.5-2016),
@@ -99,10 +99,24 @@ function decodePoint(key: Sm2PublicKey): Sm2Point | null {
   return key.decoded;
 }
 
-function zValue(key: Sm2PublicKey, signerId: string): Uint8Array {
+/** Encode a field element as the 32 bytes that Z hashes. */
+const fieldBytes = (value: bigint) => Buffer.from(value.toString(16).padStart(64, '0'), 'hex');
+
+/** Parameters hashed into every Z value: a, b and the generator's coordinates. */
+const CURVE_BYTES = Buffer.concat([SM2_CURVE.a, SM2_CURVE.b, SM2_CURVE.Gx, SM2_CURVE.Gy].map(fieldBytes));
+
+/**
+ * Compute Z = SM3(ENTL || ID || a || b || xG || yG || xA || yA) (GM/T 0003.2-2012
+ * section 5.5), where ENTL is the bit length of the UTF-8 signer ID in two bytes.
+ * SM3 comes from Node's OpenSSL, which verifies SM2 itself only with an empty ID.
+ */
+function zValue(key: Sm2PublicKey, point: Sm2Point, signerId: string): Uint8Array {
   let z = key.z.get(signerId);
   if (!z) {
-    z = sm2.getZ(Buffer.from(key.point).toString('hex'), signerId);
+    const id = Buffer.from(signerId, 'utf8');
+    const bits = id.length * 8;
+    const { x, y } = point.toAffine();
+    z = createHash('sm3').update(Buffer.from([(bits >> 8) & 0xff, bits & 0xff])).update(id).update(CURVE_BYTES).update(fieldBytes(x)).update(fieldBytes(y)).digest();
     key.z.set(signerId, z);
   }
   return z;
@@ -121,12 +135,8 @@ function zValue(key: Sm2PublicKey, signerId: string): Uint8Array {
 export function verifySm2Signature(key: Sm2PublicKey, data: Uint8Array, r: bigint, s: bigint, signerId: string, precomputeAfterUses: number): boolean {
   const publicPoint = decodePoint(key);
   if (!publicPoint) return false;
-  const z = zValue(key, signerId);
-  const message = new Uint8Array(z.length + data.length);
-  message.set(z, 0);
-  message.set(data, z.length);
-  // sm3 returns the digest as hex.
-  const e = BigInt('0x' + sm3(message));
+  const z = zValue(key, publicPoint, signerId);
+  const e = BigInt('0x' + createHash('sm3').update(z).update(data).digest('hex'));
   const t = (r + s) % SM2_N;
   if (t === 0n) return false;
   key.uses += 1;

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { PutItemCommand, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { log } from '../lib/log.js';
 import { dynamo, tableName } from './client.js';
+import { queryPartition } from './query.js';
 
 /** Location of a stored CRL's DER: inline on the item that refers to it, or `derChunks` chunk items under the CRL's SHA-256. */
 export type CrlDerFields = { der: Uint8Array; derChunks?: undefined } | { derChunks: number; der?: undefined };
@@ -52,21 +53,7 @@ export async function storeCrlDer(der: Uint8Array, sha256: string, nextUpdate: D
 export async function loadCrlDer(item: { sha256?: string; der?: Uint8Array; derChunks?: number }): Promise<Uint8Array | undefined> {
   if (item.der) return item.der;
   if (!item.derChunks || !item.sha256) return undefined;
-  const parts: Uint8Array[] = [];
-  let startKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: marshall({ ':pk': chunkPartition(item.sha256) }),
-        ExclusiveStartKey: startKey,
-        ConsistentRead: true,
-      }),
-    );
-    for (const chunk of page.Items ?? []) parts.push(unmarshall(chunk).part as Uint8Array);
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const parts = (await queryPartition(chunkPartition(item.sha256))).map((chunk) => unmarshall(chunk).part as Uint8Array);
   const der = Buffer.concat(parts);
   const digest = createHash('sha256').update(der).digest('hex');
   if (parts.length !== item.derChunks || digest !== item.sha256) {

@@ -1,6 +1,7 @@
-import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamo, tableName } from './client.js';
+import { queryPartition } from './query.js';
 import { loadCrlDer, type CrlDerFields } from './crl-der.js';
 
 /**
@@ -125,25 +126,10 @@ export async function rememberCrlSource(caId: string, url: string): Promise<void
 
 /** List every stored CRL source of CA profile `caId`. */
 export async function listCrlSources(caId: string): Promise<CrlSource[]> {
-  const sources: CrlSource[] = [];
-  let startKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: marshall({ ':pk': `CRLSRC#${caId}` }),
-        ExclusiveStartKey: startKey,
-        ConsistentRead: true,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const { pk, sk, kind, ...source } = unmarshall(item);
-      sources.push(source as CrlSource);
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return sources;
+  return (await queryPartition(`CRLSRC#${caId}`)).map((item) => {
+    const { pk, sk, kind, ...source } = unmarshall(item);
+    return source as CrlSource;
+  });
 }
 
 /** Record the outcome of fetching a CRL source: the fields given replace the stored ones, and fields given as null are removed. */

@@ -21,3 +21,23 @@ export async function queryIndex(index: 'gsi1' | 'gsi2', partition: string): Pro
   } while (startKey);
   return items;
 }
+
+/** Return every item of a table partition, following pagination, with consistent reads. */
+export async function queryPartition(partition: string): Promise<Record<string, AttributeValue>[]> {
+  const items: Record<string, AttributeValue>[] = [];
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await dynamo().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: marshall({ ':pk': partition }),
+        ExclusiveStartKey: startKey,
+        ConsistentRead: true,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}

@@ -151,7 +151,9 @@ export async function main(argv: string[]): Promise<number> {
         totals[result.status] = (totals[result.status] ?? 0) + 1;
         if (result.status === 'rejected') {
           reasons[result.error!.code] = (reasons[result.error!.code] ?? 0) + 1;
-          await appendFile(rejectsFile, csvRow([batch[result.index].source, result.error!.code, result.error!.message]));
+          // The service names the item by its place in the request; the source column names the file and row instead.
+          const message = result.error!.message.replace(new RegExp(`^item ${result.index} `), '');
+          await appendFile(rejectsFile, csvRow([batch[result.index].source, result.error!.code, message]));
         }
       }
       done.add(index);

@@ -89,6 +89,17 @@ describe('import CLI', () => {
     expect(await getBinding(fingerprint(parseCertificate(holder.certPem)))).toBeUndefined();
   });
 
+  it('lists a service rejection by CSV row', async () => {
+    const csv = join(work, 'malformed.csv');
+    await writeFile(csv, `certificate,creditCode\nnot-a-certificate,${randomCreditCode()}\n`);
+    const rejects = join(work, 'malformed-rejects.csv');
+    const result = await importCli(['--state', join(work, 'malformed-state.json'), '--rejects', rejects, csv]);
+    expect(result.stdout).toContain('MALFORMED: 1');
+    const listed = await readFile(rejects, 'utf8');
+    expect(listed).toContain('malformed.csv:2');
+    expect(listed).not.toMatch(/,"?item \d+ /);
+  });
+
   it('resumes without resending finished batches', async () => {
     const bundle = join(work, 'resume.pem');
     const fresh = [];

@@ -165,7 +165,7 @@ export async function main(argv: string[]): Promise<number> {
   const summary = (interrupted: boolean) =>
     [
       ...(interrupted ? ['interrupted: run the same command again to send the rest; finished batches are not sent again'] : []),
-      `certificates read     ${items.length}`,
+      `certificates read     ${items.length}${localRejects.length ? ` (${localRejects.length} rejected here before sending, so the progress counts ${sendable.length})` : ''}`,
       ...(earlier ? [`sent by an earlier run ${earlier} (not counted below)`] : []),
       `imported              ${totals.imported}`,
       `already present       ${totals['already-present']}`,

@@ -67,7 +67,7 @@ describe('import CLI', () => {
     expect(result.stderr).not.toContain('import failed');
     // Some certificates were rejected, so the exit status is 1.
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/certificates read\s+8/);
+    expect(result.stdout).toMatch(/certificates read\s+8 \(1 rejected here before sending, so the progress counts 7\)/);
     expect(result.stdout).toMatch(/imported\s+6/);
     expect(result.stdout).toMatch(/rejected\s+2 \(/);
     expect(result.stdout).toContain('CREDIT_CODE_MISMATCH: 1');

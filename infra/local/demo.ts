@@ -10,7 +10,19 @@ import { bind, certificateLogin, discoverPlatform, register } from './journey.js
  * run again: what already exists is reused.
  */
 const dataDir = resolve(process.env.DATA_DIR ?? '.data');
-const base = (process.env.SERVICE_URL ?? `http://localhost:${process.env.PORT ?? 3000}`).replace(/\/$/, '');
+
+/** Return the origin that npm start recorded in service.json, or undefined when it has not run. */
+async function recordedOrigin(): Promise<string | undefined> {
+  try {
+    const origin = JSON.parse(await readFile(join(dataDir, 'service.json'), 'utf8')).origin;
+    return typeof origin === 'string' ? origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// SERVICE_URL or PORT win; otherwise the service that npm start last started with this data folder.
+const base = (process.env.SERVICE_URL ?? (process.env.PORT ? `http://localhost:${process.env.PORT}` : ((await recordedOrigin()) ?? 'http://localhost:3000'))).replace(/\/$/, '');
 
 const clientFile = join(dataDir, 'demo', 'client.json');
 let demoClient: { client_id: string; client_secret: string; redirect_uri: string };

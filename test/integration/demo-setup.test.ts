@@ -1,4 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CLIENT_ID, DEMO_CREDIT_CODE, ensureDemo } from '../../infra/local/demo-setup.js';
@@ -34,5 +37,12 @@ describe('demo material', () => {
     expect(feed.status).toBe(200);
     const body = (await feed.json()) as { sets: string[] };
     expect(body.sets.length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('npm run demo finds the service that npm start recorded', async () => {
+    await writeFile(join(service.tmp, 'service.json'), JSON.stringify({ origin: service.url }));
+    const { PORT, SERVICE_URL, ...env } = process.env;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'infra/local/demo.ts'], { env: { ...env, DATA_DIR: service.tmp } });
+    expect(stdout).toContain(`"credit_code": "${DEMO_CREDIT_CODE}"`);
   }, 60_000);
 });

@@ -76,7 +76,7 @@ const routes: Route[] = [
     handler: async ({ event, params }) => {
       const code = await requireOwnEnterprise(event, params.creditCode);
       const [bindings, store] = await Promise.all([listBindings(code), currentTrustStore()]);
-      // The CA's status tells the enterprise why a certificate of a suspended, retired or distrusted CA behaves as it does.
+      // The CA's status explains to the enterprise why a certificate of a suspended, retired or distrusted CA behaves as it does.
       const certificates = bindings.map((binding) => ({ ...publicBinding(binding), caStatus: store.profiles.get(binding.caId)?.status ?? null }));
       return json(200, { creditCode: code, certificates });
     },

@@ -271,9 +271,9 @@ export function extensionValueBytes(extension: pkijs.Extension): Uint8Array {
 /**
  * Give `extension` an extnValue property that decodes `encoding` (a whole
  * OCTET STRING) with asn1js on first read and then becomes a plain property.
- * Decoding cannot fail here: a primitive OCTET STRING that passed the
- * canonical-DER check has no contents for asn1js to reject when
- * parseEmbedded is false.
+ * A primitive OCTET STRING that passed the canonical-DER check has no
+ * contents for asn1js to reject when parseEmbedded is false, so the error
+ * below marks a broken assumption, not bad input.
  */
 function defineLazyExtnValue(extension: pkijs.Extension, encoding: Uint8Array): void {
   const settle = (value: asn1js.OctetString) => {
@@ -283,7 +283,11 @@ function defineLazyExtnValue(extension: pkijs.Extension, encoding: Uint8Array): 
   Object.defineProperty(extension, 'extnValue', {
     enumerable: true,
     configurable: true,
-    get: () => settle(asn1js.fromBER(encoding, { copyInput: false, parseEmbedded: false }).result as asn1js.OctetString),
+    get: () => {
+      const decoded = asn1js.fromBER(encoding, { copyInput: false, parseEmbedded: false });
+      if (decoded.offset === -1) throw new Error(`extension ${extension.extnID}: asn1js could not decode a checked OCTET STRING (${decoded.result.error})`);
+      return settle(decoded.result as asn1js.OctetString);
+    },
     // A value assigned later replaces the recorded contents too.
     set: (value: asn1js.OctetString) => {
       extensionValues.delete(extension);

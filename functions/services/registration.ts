@@ -28,13 +28,9 @@ export function requireCreditCode(input: unknown, field = 'creditCode'): string 
  * early codes fail the check. Any other invalid code raises requireCreditCode's 400.
  */
 export async function requireStoredCreditCode(input: unknown, field = 'creditCode'): Promise<string> {
-  try {
-    return requireCreditCode(input, field);
-  } catch (error) {
-    const check = checkCreditCode(input);
-    if (check.valid || check.reason !== 'check' || !(await getEnterprise(check.code))) throw error;
-    return check.code;
-  }
+  const check = checkCreditCode(input);
+  if (!check.valid && check.reason === 'check' && (await getEnterprise(check.code))) return check.code;
+  return requireCreditCode(input, field);
 }
 
 function requireText(body: Record<string, unknown>, field: string, max: number, container = body, prefix = ''): string {
